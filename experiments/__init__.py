@@ -1,0 +1,1 @@
+"""Runs, batches, sweeps, calibration and plots, built on `model`."""

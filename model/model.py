@@ -1,0 +1,455 @@
+"""RelocationModel: the Mesa model, a function of (scenario, seed).
+
+`__init__` builds the world (locations, routes, policy timeline, firms,
+workers) and `step()` advances it one day, calling its parts in a fixed
+order: markets, firms, decisions at home, border queues, decisions abroad,
+records. Workers and firms are arrays (see `population.py`); the decision
+rule is in `decision.py`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+
+from model.decision import DAYS_PER_MONTH, Market, Rules
+from model.locations import AIR, HOME, LAND, build_locations, build_routes
+from model.outputs import Tally
+from model.policy import compile_timeline
+from model.population import (
+    AT_HOME,
+    FOREIGN,
+    GREY,
+    IT,
+    JOB_STATUS,
+    NEVER,
+    NO_WORK,
+    RELOCATED,
+    REMOTE_RU,
+    SEGMENTS,
+    build_population,
+)
+from model.scenario import Scenario, load_scenario
+from model.streams import Stream
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml"
+
+
+class RelocationModel(mesa.Model):
+    """Russian tech workers and others deciding, day by day, where to live.
+
+    Parameters: a scenario (path or loaded), the seed (`rng`, an int), the
+    scale (1.0: full scale; 0.01: a hundredth of the agents, each standing
+    for a hundred times the persons) and keyword overrides of scenario
+    fields by dotted path (`behaviour.hazard.alarm=2.0`, or with `__`), so
+    `mesa.batch_run` can sweep them.
+    """
+
+    def __init__(
+        self,
+        scenario: str | Path | Scenario = DEFAULT_SCENARIO,
+        *,
+        rng: int | None = None,
+        scale: float = 1.0,
+        rules: type[Rules] = Rules,
+        **overrides: Any,
+    ) -> None:
+        seed = 0 if rng is None else int(rng)
+        super().__init__(rng=seed)
+        if isinstance(scenario, Scenario):
+            if overrides:
+                from model.scenario import set_path, validate
+
+                raw = scenario.as_dict()
+                for key, value in overrides.items():
+                    set_path(raw, key, value)
+                scenario = validate(raw, f"{scenario.scenario.name} with overrides")
+        else:
+            scenario = load_scenario(scenario, overrides)
+        self.scenario = scenario
+        self.seed = seed
+        self.scale = scale
+        self.behaviour = scenario.behaviour
+        self.firms_spec = scenario.firms
+        self.segment_specs = [scenario.population[s] for s in SEGMENTS]
+        self.locations = build_locations(scenario)
+        self.codes = self.locations.codes
+        self.routes = build_routes(scenario, self.codes)
+        self.timeline = compile_timeline(scenario, self.codes)
+        self.workers, self.firms = build_population(scenario, scale, seed, self.codes)
+        self.rules = rules(self)
+        self.day = 0
+        self.running = True
+        self._streams = {
+            name: Stream(seed, name)
+            for name in (
+                "consider",
+                "choice",
+                "exit",
+                "job",
+                "residence",
+                "firms.relocate",
+                "firms.choice",
+                "firms.offer",
+            )
+        }
+        self._set_up_static_terms()
+        self._set_up_counters()
+        self.tally = Tally(scenario.days, len(self.locations), len(self.routes))
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "date": lambda m: m.scenario.date(m.day - 1).isoformat(),
+                "abroad_it": lambda m: m.persons_abroad(IT),
+                "abroad_other": lambda m: m.persons_abroad(1),
+                "left_russia_it": lambda m: m.persons_left(IT),
+                "left_russia_other": lambda m: m.persons_left(1),
+                "air_fare_multiplier": lambda m: m.fare,
+            }
+        )
+
+    # set-up ----------------------------------------------------------------
+    def _set_up_static_terms(self) -> None:
+        """Parts of the hazard that do not change day to day."""
+        w, hz = self.workers, self.behaviour.hazard
+        base = np.where(w.segment == IT, hz.base_it, hz.base_other)
+        self._propensity_static = (
+            base * np.exp(hz.intention * w.intention) * w.risk_aversion ** (-hz.risk_aversion)
+        ).astype(np.float32)
+        self.propensity = self._propensity_static.copy()  # zero while abroad or queued
+        # risk class: 2 x mobilisation class (0 not liable, 1 liable, 2 liable but deferrable) + opposed
+        mob = np.where(w.reservist, np.where(w.deferrable, 2, 1), 0)
+        self.risk_class = (2 * mob + w.opposed).astype(np.int8)
+        n_circles = int(w.circle.max()) + 1
+        self.circle_exposure = np.zeros(n_circles)
+        it = w.segment == IT
+        self.circle_exposure[w.circle[it]] = self.firms.exposure[w.firm[it]]
+        w.threshold[:] = self._streams["consider"].exponential(np.arange(len(w)), 0)
+        self.firm_start = np.concatenate([[0], np.cumsum(self.firms.size)])
+
+    def _set_up_counters(self) -> None:
+        w = self.workers
+        n_loc = len(self.locations)
+        self.stock = np.zeros((n_loc, len(SEGMENTS)), dtype=np.int64)
+        self.stock[HOME] = np.bincount(w.segment, minlength=len(SEGMENTS))
+        n_circles = len(self.circle_exposure)
+        self.circle_size = np.bincount(w.circle, minlength=n_circles).astype(np.float64)
+        self.circle_at = np.zeros((n_circles, n_loc), dtype=np.int64)
+        self.circle_at[:, HOME] = self.circle_size.astype(np.int64)
+        self.left = np.zeros(len(SEGMENTS), dtype=np.int64)  # cumulative departures from Russia, agents
+        self.queues: list[deque[np.ndarray]] = [deque() for _ in range(len(self.routes))]
+        self.fare = 1.0
+        self._air_demand = 0.0
+        # gross monthly wages by segment and job status, persons-weighted: the tax base
+        self.job_wage = np.zeros((len(SEGMENTS), len(JOB_STATUS)))
+        gross = w.wage / (1.0 - self.behaviour.taxes.income_tax)
+        np.add.at(self.job_wage, (w.segment, AT_HOME), gross * w.persons_per_agent[w.segment])
+        self.job_count = np.zeros((len(SEGMENTS), len(JOB_STATUS)), dtype=np.int64)
+        self.job_count[:, AT_HOME] = self.stock[HOME]
+
+    # reporters ---------------------------------------------------------------
+    def persons_abroad(self, segment: int) -> int:
+        return int(self.stock[1:, segment].sum() * self.workers.persons_per_agent[segment])
+
+    def persons_left(self, segment: int) -> int:
+        return int(self.left[segment] * self.workers.persons_per_agent[segment])
+
+    def population(self) -> dict[str, int]:
+        """Persons simulated per segment (agents x persons per agent)."""
+        counts = np.bincount(self.workers.segment, minlength=len(SEGMENTS))
+        return {seg: int(counts[s] * self.workers.persons_per_agent[s]) for s, seg in enumerate(SEGMENTS)}
+
+    # one day -----------------------------------------------------------------
+    def step(self) -> None:
+        t = self.day
+        market = self._market(t)
+        offered = self._firms_relocate(t, market)
+        self._apply_new_stay_limits(t)
+        self._decide_at_home(t, market, offered)
+        self._cross_borders(t, market)
+        self._decide_abroad(t, market, offered)
+        self._record(t)
+        self.day += 1
+        self.datacollector.collect(self)
+        if self.day >= self.scenario.days:
+            self.running = False
+
+    def run(self, progress: Any | None = None) -> RelocationModel:
+        """Run to the horizon; `progress(n)` is told of each finished day."""
+        while self.running:
+            self.step()
+            if progress is not None:
+                progress(1)
+        return self
+
+    # markets -------------------------------------------------------------------
+    def _market(self, t: int) -> Market:
+        """Fares from yesterday's demand for seats, rents from newcomers, open routes and queues."""
+        loc, routes, tl = self.locations, self.routes, self.timeline
+        air = self.behaviour.airfares
+        if air.elasticity > 0 and self._air_demand > air.seats_per_day:
+            self.fare = min(air.max_multiplier, (self._air_demand / air.seats_per_day) ** air.elasticity)
+        else:
+            self.fare = 1.0
+        self.tally.fare[t] = self.fare
+        persons = self.stock @ self.workers.persons_per_agent
+        cost = loc.cost_of_living * (
+            1.0 + loc.rent_elasticity * np.where(np.arange(len(loc)) == HOME, 0.0, persons / loc.housing_capacity)
+        )
+        n = len(loc)
+        route = np.full((n, n), -1)
+        trip = np.full((n, n), np.inf)
+        wait = np.zeros((n, n))
+        best = np.full((n, n), np.inf)
+        vot = self.behaviour.utility.value_of_time_usd
+        for r in range(len(routes)):
+            o, d, mode = routes.origin[r], routes.destination[r], routes.mode[r]
+            if mode == AIR and (tl.airspace_closed[t, d] or tl.airspace_closed[t, o]):
+                continue
+            if mode == LAND and (tl.border_closed[t, d] or tl.border_closed[t, o]):
+                continue
+            price = routes.cost[r] * (self.fare if (mode == AIR and o == HOME) else 1.0)
+            queue_days = self._queue_persons(r) / routes.capacity[r] if routes.capacity[r] > 0 else 0.0
+            generalised = price + vot * (routes.days[r] + queue_days)
+            if generalised < best[o, d]:
+                best[o, d], route[o, d], trip[o, d], wait[o, d] = generalised, r, price, queue_days
+        diagonal = np.arange(n)
+        route[diagonal, diagonal], trip[diagonal, diagonal] = n, 0.0  # staying put: no route needed
+        circle_share = self.circle_at / self.circle_size[:, None]
+        return Market(t, self.fare, cost, loc.diaspora + persons, route, trip, wait, circle_share)
+
+    def _queue_persons(self, r: int) -> float:
+        per_agent = self.workers.persons_per_agent
+        return float(sum(per_agent[self.workers.segment[q]].sum() for q in self.queues[r]))
+
+    # firms ---------------------------------------------------------------------
+    def _firms_relocate(self, t: int, market: Market) -> np.ndarray:
+        """Firms exposed to sanctions move an office or the whole firm; returns workers offered to follow."""
+        firms, spec, tl, loc = self.firms, self.firms_spec, self.timeline, self.locations
+        at_home = np.flatnonzero(firms.location == HOME)
+        pressure = tl.sanctions[t] + tl.alarm[t]
+        if len(at_home) == 0 or pressure <= 0 or spec.relocation_hazard <= 0:
+            return np.empty(0, dtype=np.int64)
+        hazard = spec.relocation_hazard * firms.exposure[at_home] * firms.international[at_home] * pressure
+        moving = at_home[self._streams["firms.relocate"].uniform(at_home, t) < hazard]
+        if len(moving) == 0:
+            return np.empty(0, dtype=np.int64)
+        u = self.behaviour.utility
+        value = (
+            u.incentives * (loc.it_incentive + tl.incentive[t])
+            + u.banking * loc.banking
+            + u.diaspora * np.log1p(market.russians / 1e4)
+            - u.wary * loc.wary
+            + u.income * np.log(1.0 - loc.income_tax_it + 1e-9)
+        )
+        value = np.where(loc.closed | tl.entry_ban[t] | (np.arange(len(loc)) == HOME), -np.inf, value)
+        noise = self._streams["firms.choice"].gumbel(moving, t, len(loc))
+        dest = (value[None, :] + noise).argmax(axis=1)
+        firms.location[moving] = dest
+        firms.relocated_on[moving] = t
+        firms.whole[moving] = self._streams["firms.choice"].uniform(moving, t + 100_000) < spec.whole_firm_share
+        np.add.at(self.tally.firm_relocations[t], dest, 1)
+        staff = np.concatenate([np.arange(self.firm_start[f], self.firm_start[f + 1]) for f in moving])
+        share = np.where(firms.whole[self.workers.firm[staff]], 1.0, spec.office_share)
+        offered = self._streams["firms.offer"].uniform(staff, t) < share * spec.follow_probability
+        return staff[offered]
+
+    # decisions -----------------------------------------------------------------
+    def _considering(self, idx: np.ndarray, hazard: np.ndarray) -> np.ndarray:
+        """Advance hazard clocks; return those whose clock passed their threshold."""
+        w = self.workers
+        w.clock[idx] += hazard
+        return idx[w.clock[idx] >= w.threshold[idx]]
+
+    def _reset_clocks(self, idx: np.ndarray) -> None:
+        w = self.workers
+        w.considered[idx] += 1
+        w.clock[idx] = 0.0
+        w.threshold[idx] = self._streams["consider"].exponential(idx, w.considered[idx])
+
+    def _exit_stopped(self, idx: np.ndarray, t: int) -> np.ndarray:
+        level = self.timeline.exit_ban_military_age[t]
+        if level <= 0:
+            return np.zeros(len(idx), dtype=bool)
+        return self.workers.military_age[idx] & (self._streams["exit"].uniform(idx, t) < level)
+
+    def _decide_at_home(self, t: int, market: Market, offered: np.ndarray) -> None:
+        w = self.workers
+        hazard = self.rules.home_hazard(market)
+        w.clock += hazard
+        considering = np.flatnonzero(w.clock >= w.threshold)
+        offered = offered[(w.location[offered] == HOME) & (w.queued[offered] < 0)]
+        considering = np.union1d(considering, offered)
+        if len(considering) == 0:
+            return
+        self._reset_clocks(considering)
+        exit_stopped = self._exit_stopped(considering, t)
+        noise = self._streams["choice"].gumbel(considering, t, len(self.locations))
+        dest = self.rules.choose(considering, market, exit_stopped, noise)
+        leaving = dest != HOME
+        idx, dest = considering[leaving], dest[leaving]
+        route = market.route[HOME, dest]
+        queued = (self.routes.mode[route] == LAND) & (self.routes.capacity[route] > 0)
+        for r in np.unique(route[queued]):
+            joiners = idx[queued & (route == r)]
+            self.queues[r].append(joiners)
+            w.queued[joiners] = r
+            self.propensity[joiners] = 0.0
+        flying = ~queued
+        self._air_demand = float(w.persons_per_agent[w.segment[idx[flying & (self.routes.mode[route] == AIR)]]].sum())
+        self._move(idx[flying], dest[flying], t, market)
+
+    def _cross_borders(self, t: int, market: Market) -> None:
+        """Each land border lets through its daily capacity, first come first served."""
+        w, routes = self.workers, self.routes
+        for r, queue in enumerate(self.queues):
+            room = routes.capacity[r]
+            crossing: list[np.ndarray] = []
+            while queue and room > 0:
+                head = queue[0]
+                persons = np.cumsum(w.persons_per_agent[w.segment[head]])
+                take = int(np.searchsorted(persons, room, side="right"))
+                if take == 0:
+                    break
+                crossing.append(head[:take])
+                room -= persons[take - 1]
+                if take < len(head):
+                    queue[0] = head[take:]
+                else:
+                    queue.popleft()
+            if crossing:
+                idx = np.concatenate(crossing)
+                w.queued[idx] = -1
+                stopped = self._exit_stopped(idx, t)
+                self.propensity[idx[stopped]] = self._propensity_static[idx[stopped]]
+                idx = idx[~stopped]
+                self._move(idx, np.full(len(idx), routes.destination[r]), t, market)
+            self.tally.queue[t, r] = round(self._queue_persons(r))
+
+    def _decide_abroad(self, t: int, market: Market, offered: np.ndarray) -> None:
+        w = self.workers
+        abroad = np.flatnonzero(w.location != HOME)
+        if len(abroad) == 0:
+            return
+        hazard = self.rules.abroad_hazard(abroad, market).astype(np.float32)
+        w.clock[abroad] += hazard
+        forced = (w.deadline[abroad] <= t) | (self.rules.savings_now(abroad, market) <= 0)
+        considering = abroad[(w.clock[abroad] >= w.threshold[abroad]) | forced]
+        offered = offered[w.location[offered] != HOME]
+        considering = np.union1d(considering, offered)
+        if len(considering) == 0:
+            return
+        self._reset_clocks(considering)
+        noise = self._streams["choice"].gumbel(considering, t, len(self.locations))
+        no_exit = np.zeros(len(considering), dtype=bool)
+        dest = self.rules.choose(considering, market, no_exit, noise)
+        here = w.location[considering]
+        staying = dest == here
+        self._rechoose_job(considering[staying], t, market)
+        self._move(considering[~staying], dest[~staying], t, market)
+
+    # state changes -------------------------------------------------------------
+    def _assign_job(self, idx: np.ndarray, dest: np.ndarray, t: int, market: Market) -> np.ndarray:
+        """Job status at `dest`: the best option; a local job only if one is found."""
+        w, loc = self.workers, self.locations
+        jobs, _ = self.rules.job_options(idx, dest[:, None], market)
+        jobs = jobs[:, 0]
+        found = self._streams["job"].uniform(idx, t) < loc.job_finding[dest]
+        jobs = np.where((jobs == FOREIGN) & ~found, NO_WORK, jobs)
+        return np.where(dest == HOME, AT_HOME, jobs).astype(np.int8)
+
+    def _set_job(self, idx: np.ndarray, jobs: np.ndarray) -> None:
+        w = self.workers
+        weight = w.persons_per_agent[w.segment[idx]]
+        gross = w.wage[idx] / (1.0 - self.behaviour.taxes.income_tax) * weight
+        np.add.at(self.job_wage, (w.segment[idx], w.job[idx]), -gross)
+        np.add.at(self.job_count, (w.segment[idx], w.job[idx]), -1)
+        w.job[idx] = jobs
+        np.add.at(self.job_wage, (w.segment[idx], jobs), gross)
+        np.add.at(self.job_count, (w.segment[idx], jobs), 1)
+
+    def _rechoose_job(self, idx: np.ndarray, t: int, market: Market) -> None:
+        """Staying abroad, a worker may still change job: the penalty-tax responses."""
+        if len(idx) == 0:
+            return
+        w = self.workers
+        here = w.location[idx].astype(int)
+        new = self._assign_job(idx, here, t, market)
+        keep_found = (new == NO_WORK) & (w.job[idx] == FOREIGN)
+        new = np.where(keep_found, FOREIGN, new).astype(np.int8)
+        changed = new != w.job[idx]
+        if changed.any():
+            idx, new, here = idx[changed], new[changed], here[changed]
+            savings = self.rules.savings_now(idx, market)
+            self._set_job(idx, new)
+            w.savings[idx] = savings
+            w.since[idx] = t
+            w.income[idx] = self.rules.job_income(idx, here, new, market)
+
+    def _move(self, idx: np.ndarray, dest: np.ndarray, t: int, market: Market) -> None:
+        """Move workers to `dest` today, updating every counter the move touches."""
+        if len(idx) == 0:
+            return
+        w, loc = self.workers, self.locations
+        origin = w.location[idx].astype(int)
+        seg = w.segment[idx]
+        # money: savings carried, less the trip
+        savings = np.where(origin == HOME, w.savings[idx], self.rules.savings_now(idx, market))
+        w.savings[idx] = savings - market.trip_cost[origin, dest]
+        # counters
+        np.add.at(self.stock, (origin, seg), -1)
+        np.add.at(self.stock, (dest, seg), 1)
+        np.add.at(self.tally.departures[t], (origin, seg), 1)
+        np.add.at(self.tally.arrivals[t], (dest, seg), 1)
+        onward = (origin != HOME) & (dest != HOME)
+        np.add.at(self.tally.onward[t], (origin[onward], seg[onward]), 1)
+        from_home = origin == HOME
+        np.add.at(self.left, seg[from_home], 1)
+        np.add.at(self.circle_at, (w.circle[idx], origin), -1)
+        np.add.at(self.circle_at, (w.circle[idx], dest), 1)
+        # state
+        w.location[idx] = dest
+        w.since[idx] = t
+        self._set_job(idx, self._assign_job(idx, dest, t, market))
+        w.income[idx] = np.where(dest == HOME, w.wage[idx], self.rules.job_income(idx, dest, w.job[idx], market))
+        resident = self._streams["residence"].uniform(idx, t) < loc.residence_probability[dest]
+        w.resident[idx] = resident | (w.job[idx] == RELOCATED)
+        limit = np.maximum(loc.stay_limit[dest], self.timeline.stay_limit[t, dest])
+        w.deadline[idx] = np.where((dest != HOME) & ~w.resident[idx] & (limit > 0), t + limit, NEVER).astype(np.int32)
+        home = dest == HOME
+        self.propensity[idx] = np.where(home, self._propensity_static[idx], 0.0)
+
+    def _apply_new_stay_limits(self, t: int) -> None:
+        """A stay limit that starts today sets a deadline for non-residents already there."""
+        if t == 0:
+            return
+        changed = np.flatnonzero(self.timeline.stay_limit[t] != self.timeline.stay_limit[t - 1])
+        w = self.workers
+        for j in changed:
+            limit = self.timeline.stay_limit[t, j]
+            there = np.flatnonzero((w.location == j) & ~w.resident)
+            w.deadline[there] = t + int(limit) if limit > 0 else NEVER
+
+    # records ------------------------------------------------------------------
+    def _record(self, t: int) -> None:
+        self.tally.stock[t] = self.stock
+        self.tally.jobs[t] = self.job_count
+        taxes, tl = self.behaviour.taxes, self.timeline
+        premiums = np.array([taxes.insurance_premiums_it, taxes.insurance_premiums_other])
+        remote_rate = taxes.nonresident_income_tax if np.isnan(tl.remote_work_tax[t]) else tl.remote_work_tax[t]
+        base = self.job_wage / DAYS_PER_MONTH  # gross wage per day, persons-weighted
+        at_home, remote = base[:, AT_HOME], base[:, REMOTE_RU]
+        full = taxes.income_tax + premiums
+        self.tally.tax[t, :, 0] = at_home * taxes.income_tax + remote * remote_rate
+        self.tally.tax[t, :, 1] = (at_home + remote) * premiums
+        self.tally.tax[t, :, 2] = remote * tl.penalty_tax[t]
+        self.tally.tax[t, :, 3] = base[:, GREY] * full
+        self.tally.tax[t, :, 4] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
+        self.tally.tax[t, :, 5] = base[:, NO_WORK] * full
+
+    # results -------------------------------------------------------------------
+    def dates(self) -> list[str]:
+        return [self.scenario.date(t).isoformat() for t in range(self.scenario.days)]

@@ -1,0 +1,119 @@
+"""What a run records each day, and how it is written as tables.
+
+Counts are kept in agents while the model runs and turned into persons
+(agents x persons per agent, a whole number) when written, so stocks over
+all locations add up exactly to each segment's population.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.population import JOB_STATUS, SEGMENTS
+
+TAX_TERMS = (
+    "income_tax",
+    "insurance_premiums",
+    "penalty_tax",
+    "lost_to_grey_pay",
+    "lost_to_foreign_employers",
+    "lost_to_no_work",
+)
+
+
+@dataclass
+class Tally:
+    """Daily records, [day, location, segment] unless said otherwise."""
+
+    days: int
+    n_loc: int
+    n_routes: int
+    stock: np.ndarray = field(init=False)
+    arrivals: np.ndarray = field(init=False)
+    departures: np.ndarray = field(init=False)
+    onward: np.ndarray = field(init=False)  # departures from a destination to another
+    queue: np.ndarray = field(init=False)  # [day, route] persons waiting at the end of the day
+    jobs: np.ndarray = field(init=False)  # [day, segment, job status] persons abroad
+    firm_relocations: np.ndarray = field(init=False)  # [day, loc] firms
+    tax: np.ndarray = field(init=False)  # [day, segment, term] USD
+    fare: np.ndarray = field(init=False)  # [day] air fare multiplier
+
+    def __post_init__(self) -> None:
+        shape = (self.days, self.n_loc, len(SEGMENTS))
+        self.stock = np.zeros(shape, dtype=np.int64)
+        self.arrivals = np.zeros(shape, dtype=np.int64)
+        self.departures = np.zeros(shape, dtype=np.int64)
+        self.onward = np.zeros(shape, dtype=np.int64)
+        self.queue = np.zeros((self.days, self.n_routes), dtype=np.int64)
+        self.jobs = np.zeros((self.days, len(SEGMENTS), len(JOB_STATUS)), dtype=np.int64)
+        self.firm_relocations = np.zeros((self.days, self.n_loc), dtype=np.int64)
+        self.tax = np.zeros((self.days, len(SEGMENTS), len(TAX_TERMS)))
+        self.fare = np.ones(self.days)
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def daily_table(tally: Tally, dates: list[str], codes: list[str], per_agent: np.ndarray) -> str:
+    """`daily.csv`: one row per date, location and segment, in persons."""
+    header = ["date", "location", "segment", "stock", "arrivals", "departures", "returns", "onward"]
+    rows: list[list[object]] = []
+    for t, date in enumerate(dates):
+        for j, code in enumerate(codes):
+            for s, seg in enumerate(SEGMENTS):
+                k = int(per_agent[s])
+                returns = tally.arrivals[t, 0, s] if j == 0 else 0
+                rows.append(
+                    [
+                        date,
+                        code,
+                        seg,
+                        int(tally.stock[t, j, s]) * k,
+                        int(tally.arrivals[t, j, s]) * k,
+                        int(tally.departures[t, j, s]) * k,
+                        int(returns) * k,
+                        int(tally.onward[t, j, s]) * k,
+                    ]
+                )
+    return _table(header, rows)
+
+
+def jobs_table(tally: Tally, dates: list[str], per_agent: np.ndarray) -> str:
+    header = ["date", "segment", *JOB_STATUS[1:]]
+    rows = [
+        [date, seg, *(int(x) * int(per_agent[s]) for x in tally.jobs[t, s, 1:])]
+        for t, date in enumerate(dates)
+        for s, seg in enumerate(SEGMENTS)
+    ]
+    return _table(header, rows)
+
+
+def queues_table(tally: Tally, dates: list[str], route_names: list[str]) -> str:
+    header = ["date", *route_names, "air_fare_multiplier"]
+    rows = [[date, *(int(x) for x in tally.queue[t]), f"{tally.fare[t]:.4f}"] for t, date in enumerate(dates)]
+    return _table(header, rows)
+
+
+def firms_table(tally: Tally, dates: list[str], codes: list[str]) -> str:
+    header = ["date", *codes[1:]]
+    rows = [[date, *(int(x) for x in tally.firm_relocations[t, 1:])] for t, date in enumerate(dates)]
+    return _table(header, rows)
+
+
+def tax_table(tally: Tally, dates: list[str]) -> str:
+    header = ["date", "segment", *(f"{term}_usd" for term in TAX_TERMS)]
+    rows = [
+        [date, seg, *(f"{x:.2f}" for x in tally.tax[t, s])]
+        for t, date in enumerate(dates)
+        for s, seg in enumerate(SEGMENTS)
+    ]
+    return _table(header, rows)

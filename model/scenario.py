@@ -1,0 +1,378 @@
+"""Scenario files: load TOML, resolve `extends`, validate, hash.
+
+A scenario is the whole description of a run. Files are data, not code; a
+counterfactual `extends` a base file and changes only what differs. Tables
+merge key by key, so policy events, locations and routes are keyed tables
+(`[policy.partial_mobilisation]`), and a counterfactual can switch one off
+with `enabled = false`.
+
+Validation uses pydantic; every error names the file, the field and what was
+expected, because the people who edit these files are not always the people
+who wrote the code.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ISO_CODE = r"^[A-Z]{2}$"
+Segment = Literal["it", "other"]
+
+
+class ScenarioError(ValueError):
+    """A scenario file is missing, malformed or fails validation."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Meta(_Strict):
+    name: str
+    description: str = ""
+    extends: str | None = None
+    start: dt.date = dt.date(2022, 2, 24)
+    days: int = Field(730, ge=1, le=3650)
+    targets: str | None = Field(None, description="targets CSV, relative to the scenarios folder")
+
+
+class SegmentSpec(_Strict):
+    """Who is in a segment and how their attributes are drawn."""
+
+    persons: int = Field(gt=0)
+    persons_source: str
+    persons_per_agent: int = Field(1, ge=1)
+    share_male: float = Field(ge=0, le=1)
+    age_mean: float = Field(gt=16, lt=80)
+    age_sd: float = Field(gt=0)
+    age_min: int = 18
+    age_max: int = 64
+    military_age_max: int = Field(50, description="oldest age liable to partial mobilisation")
+    reservist_share: float = Field(ge=0, le=1, description="men of military age who are on the reserve lists")
+    wage_median_usd: float = Field(gt=0, description="monthly wage after tax at home")
+    wage_sigma: float = Field(ge=0)
+    savings_months_median: float = Field(gt=0)
+    savings_sigma: float = Field(ge=0)
+    remote_share: float = Field(ge=0, le=1, description="jobs that can be done from abroad")
+    international_passport: float = Field(ge=0, le=1)
+    schengen_visa: float = Field(ge=0, le=1)
+    opposed_share: float = Field(ge=0, le=1, description="openly against the war")
+    intention_share: float = Field(ge=0, le=1, description="wished to emigrate before the war")
+    permanent_share: float = Field(ge=0, le=1, description="of leavers, who mean to stay away")
+    risk_aversion_sigma: float = Field(0.5, ge=0)
+    family_ties: dict[str, float] = Field(default_factory=dict, description="share with family in a location")
+    circle_size: int = Field(40, ge=1, description="agents in a friends' circle (outside IT)")
+    deferment_eligible: float = Field(0.0, ge=0, le=1, description="with the education the IT deferment needs")
+    local_wage_factor: float = Field(1.0, gt=0, description="their pay abroad, as a share of the local IT wage")
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+class FirmsSpec(_Strict):
+    """IT firms: the employers of the `it` segment."""
+
+    mean_size: float = Field(gt=1)
+    size_sigma: float = Field(ge=0)
+    international_share_mean: float = Field(ge=0, le=1)
+    sanctions_exposure_mean: float = Field(ge=0, le=1)
+    remote_allowed: float = Field(ge=0, le=1, description="firms letting staff work from abroad")
+    accredited: float = Field(ge=0, le=1, description="firms accredited for Russian IT benefits")
+    relocation_hazard: float = Field(ge=0, description="daily, per unit of exposure x sanctions")
+    office_share: float = Field(ge=0, le=1, description="staff an office relocation takes")
+    whole_firm_share: float = Field(ge=0, le=1, description="relocations that move the whole firm")
+    follow_probability: float = Field(ge=0, le=1, description="employee follows a relocating firm")
+    sanctions_income_loss: float = Field(ge=0, le=1, description="pay lost at full exposure and sanctions")
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+class LocationSpec(_Strict):
+    """What a relocating person weighs about a place."""
+
+    name: str
+    entry: Literal["internal_passport", "international_passport", "visa", "closed"]
+    cost_of_living_usd: float = Field(gt=0, description="monthly, for one person")
+    housing_capacity: float = Field(gt=0, description="newcomers before rents rise by half")
+    rent_elasticity: float = Field(0.5, ge=0)
+    wage_local_usd: float = Field(gt=0, description="monthly IT wage from a local or foreign employer")
+    job_finding: float = Field(ge=0, le=1, description="chance a newcomer finds a local or foreign job")
+    income_tax_it: float = Field(ge=0, le=1, description="tax on IT income under the best regime")
+    russian_language: float = Field(ge=0, le=1)
+    diaspora_persons: float = Field(ge=0)
+    banking: float = Field(ge=0, le=1, description="ease of opening an account and receiving pay")
+    stance: Literal["welcoming", "wary", "closed"]
+    residence_probability: float = Field(ge=0, le=1, description="newcomers who get residence")
+    stay_limit_days: int = Field(0, ge=0, description="visa-free stay for non-residents; 0: none")
+    stepping_stone: bool = False
+    it_incentive: float = Field(0.0, ge=0, description="strength of IT visas and tax regimes")
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+class RouteSpec(_Strict):
+    """A way from one location to another."""
+
+    origin: str = Field(pattern=ISO_CODE)
+    destination: str = Field(pattern=ISO_CODE)
+    mode: Literal["air", "land"]
+    cost_usd: float = Field(ge=0)
+    days: float = Field(ge=0)
+    capacity_per_day: float = Field(0, ge=0, description="land: persons per day before a queue forms")
+    enabled: bool = True
+    source: str = ""
+
+
+PolicyKind = Literal[
+    "shock",
+    "mobilisation",
+    "it_deferment",
+    "it_tax_break",
+    "sanctions",
+    "airspace_closed",
+    "entry_ban",
+    "border_closed",
+    "exit_ban_military_age",
+    "penalty_tax",
+    "remote_work_tax",
+    "stay_limit",
+    "destination_incentive",
+    "repression",
+]
+
+
+class PolicyEvent(_Strict):
+    """A dated change in the world; `until` ends it (exclusive)."""
+
+    kind: PolicyKind
+    date: dt.date
+    until: dt.date | None = None
+    enabled: bool = True
+    locations: list[str] = Field(default_factory=list)
+    level: float = 1.0
+    half_life_days: float | None = Field(None, gt=0)
+    source: str = ""
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _until_after_date(self) -> PolicyEvent:
+        if self.until is not None and self.until <= self.date:
+            raise ValueError(f"until ({self.until}) must come after date ({self.date})")
+        return self
+
+
+class Hazard(_Strict):
+    """Daily hazard of considering a move (log-linear in its drivers)."""
+
+    base_it: float = Field(ge=0)
+    base_other: float = Field(ge=0)
+    base_abroad: float = Field(ge=0, description="daily hazard of reconsidering while abroad")
+    alarm: float = Field(ge=0, description="weight of news shocks")
+    mobilisation: float = Field(ge=0, description="weight of own mobilisation risk")
+    repression: float = Field(ge=0)
+    sanctions: float = Field(ge=0, description="weight of the employer's sanctions exposure")
+    contacts: float = Field(ge=0, description="weight of the share of one's circle abroad")
+    intention: float = Field(ge=0, description="weight of a pre-war wish to emigrate")
+    risk_aversion: float = Field(ge=0)
+    money: float = Field(ge=0, description="abroad: weight of running out of savings")
+
+
+class Utility(_Strict):
+    """Weights of the named terms of the random-utility choice."""
+
+    income: float
+    cost_of_living: float
+    mobilisation: float
+    repression: float
+    travel_cost: float
+    border_wait: float
+    visa_friction: float
+    language: float
+    diaspora: float
+    contacts: float
+    family: float
+    incentives: float
+    wary: float
+    relocated_firm: float
+    banking: float = Field(0.0, description="firms: weight of banking access when choosing where to move")
+    home: float = Field(description="attachment to home for those who mean to return")
+    permanent: float = Field(description="less attachment for those who mean to stay away")
+    switching: float = Field(description="cost of moving at all (stay-put bias)")
+    value_of_time_usd: float = Field(50.0, ge=0, description="per day of travel or queue, to pick a route")
+    scale: float = Field(1.0, gt=0, description="scale of the Gumbel noise")
+
+
+class Taxes(_Strict):
+    """Russian taxes on workers and their employers (shares of gross wage)."""
+
+    income_tax: float = Field(ge=0, le=1)
+    insurance_premiums_it: float = Field(ge=0, le=1)
+    insurance_premiums_other: float = Field(ge=0, le=1)
+    nonresident_income_tax: float = Field(ge=0, le=1)
+    grey_discount: float = Field(ge=0, le=1, description="pay lost by moving into grey pay")
+    grey_share_under_penalty: float = Field(ge=0, le=1, description="employers willing to pay grey")
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+class Airfares(_Strict):
+    """Air seats out of Russia; fares rise with demand beyond them."""
+
+    seats_per_day: float = Field(gt=0)
+    elasticity: float = Field(ge=0)
+    max_multiplier: float = Field(ge=1)
+    source: str = ""
+
+
+class Behaviour(_Strict):
+    hazard: Hazard
+    utility: Utility
+    taxes: Taxes
+    airfares: Airfares
+
+
+class Parameter(_Strict):
+    """A free parameter for calibration: a dotted path and its bounds."""
+
+    low: float
+    high: float
+    log: bool = False
+
+
+class Scenario(_Strict):
+    scenario: Meta
+    population: dict[Segment, SegmentSpec]
+    firms: FirmsSpec
+    locations: dict[str, LocationSpec]
+    routes: dict[str, RouteSpec]
+    policy: dict[str, PolicyEvent]
+    behaviour: Behaviour
+    free_parameters: dict[str, Parameter] = Field(default_factory=dict)
+    calibration: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        codes = set(self.locations)
+        if "RU" not in codes:
+            raise ValueError("locations: expected a location 'RU' (Russia, the origin)")
+        for code in codes:
+            if len(code) != 2 or not code.isupper():
+                raise ValueError(f"locations.{code}: expected an ISO 3166 alpha-2 code such as 'GE'")
+        for key, route in self.routes.items():
+            for end in (route.origin, route.destination):
+                if end not in codes:
+                    raise ValueError(f"routes.{key}: location '{end}' is not in [locations]")
+        for key, event in self.policy.items():
+            for code in event.locations:
+                if code not in codes:
+                    raise ValueError(f"policy.{key}.locations: '{code}' is not in [locations]")
+        for seg, spec in self.population.items():
+            for code in spec.family_ties:
+                if code not in codes:
+                    raise ValueError(f"population.{seg}.family_ties: '{code}' is not in [locations]")
+        return self
+
+    @property
+    def start(self) -> dt.date:
+        return self.scenario.start
+
+    @property
+    def days(self) -> int:
+        return self.scenario.days
+
+    def date(self, day: int) -> dt.date:
+        return self.scenario.start + dt.timedelta(days=day)
+
+    def day_of(self, date: dt.date) -> int:
+        return (date - self.scenario.start).days
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def digest(self) -> str:
+        """SHA-256 of the resolved scenario: two runs with one digest ran one scenario."""
+        text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def deep_merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; anything else in `change` replaces the base."""
+    merged = copy.deepcopy(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set `a.b.c` (or `a__b__c`, for keyword arguments) in nested tables."""
+    keys = path.replace("__", ".").split(".")
+    node = data
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            raise ScenarioError(f"override '{path}': '{key}' is not a table in the scenario")
+        node = node[key]
+    if keys[-1] not in node:
+        raise ScenarioError(f"override '{path}': no field '{keys[-1]}' to override")
+    node[keys[-1]] = value
+
+
+def get_path(data: dict[str, Any], path: str) -> Any:
+    node: Any = data
+    for key in path.replace("__", ".").split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise ScenarioError(f"'{path}': no such field in the scenario")
+        node = node[key]
+    return node
+
+
+def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's tables with everything it extends merged under them."""
+    path = path.resolve()
+    if path in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path))
+        raise ScenarioError(f"{path}: scenario.extends makes a cycle ({chain})")
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: scenario file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
+    meta = raw.get("scenario", {})
+    parent = meta.get("extends") if isinstance(meta, dict) else None
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: field scenario.extends: expected a file name, got {parent!r}")
+    base = read_raw(path.parent / parent, (*_seen, path))
+    merged = deep_merge(base, raw)
+    merged["scenario"]["extends"] = parent
+    return merged
+
+
+def validate(raw: dict[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            got = e.get("input")
+            got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  field {field}: {e['msg']}{got_text}")
+        raise ScenarioError(f"{source}: invalid scenario\n" + "\n".join(lines)) from None
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read, resolve and validate a scenario; `overrides` set dotted fields."""
+    path = Path(path)
+    raw = read_raw(path)
+    for key, value in (overrides or {}).items():
+        set_path(raw, key, value)
+    return validate(raw, str(path))
