@@ -354,7 +354,7 @@ class RelocationModel(mesa.Model):
     # state changes -------------------------------------------------------------
     def _assign_job(self, idx: np.ndarray, dest: np.ndarray, t: int, market: Market) -> np.ndarray:
         """Job status at `dest`: the best option; a local job only if one is found."""
-        w, loc = self.workers, self.locations
+        loc = self.locations
         jobs, _ = self.rules.job_options(idx, dest[:, None], market)
         jobs = jobs[:, 0]
         found = self._streams["job"].uniform(idx, t) < loc.job_finding[dest]

@@ -147,8 +147,7 @@ def _intention(age: np.ndarray, share: float, rng: np.random.Generator) -> np.nd
 def build_population(scenario: Scenario, scale: float, seed: int, codes: list[str]) -> tuple[Workers, Firms]:
     """Draw workers (IT first, then other) and the IT firms."""
     counts = {seg: agents_in_segment(scenario.population[seg], scale) for seg in SEGMENTS}
-    n_it, n_other = counts["it"][0], counts["other"][0]
-    firms, firm_of_it = _draw_firms(scenario, n_it, seed)
+    firms, firm_of_it = _draw_firms(scenario, counts["it"][0], seed)
     parts: dict[str, list[np.ndarray]] = {}
     for s, seg in enumerate(SEGMENTS):
         spec = scenario.population[seg]
