@@ -77,13 +77,14 @@ class Rules:
         circle_term = np.exp(
             hz.contacts * (1.0 - market.circle_share[:, HOME]) + hz.sanctions * m.circle_exposure * tl.sanctions[t]
         )
+        classes = np.arange(6)  # risk class = 2 x mobilisation class + opposed (see RelocationModel)
         mobilisation = tl.mobilisation[t] * np.array([0.0, 1.0, 1.0 - tl.deferment[t]])
         class_term = np.exp(
             hz.alarm * tl.alarm[t]
-            + hz.mobilisation * mobilisation[m.risk_class // 2]
-            + hz.repression * tl.repression[t] * (m.risk_class % 2)
-        )
-        return m.propensity * circle_term[w.circle].astype(np.float32) * class_term[m.risk_class].astype(np.float32)
+            + hz.mobilisation * mobilisation[classes // 2]
+            + hz.repression * tl.repression[t] * (classes % 2)
+        ).astype(np.float32)
+        return m.propensity * circle_term.astype(np.float32)[w.circle] * class_term[m.risk_class]
 
     def abroad_hazard(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """Daily hazard of reconsidering, for workers abroad."""
@@ -92,12 +93,10 @@ class Rules:
         loc = w.location[idx]
         net = self.job_income(idx, loc, w.job[idx], market)
         col = market.cost_of_living[loc]
-        short = np.maximum(0.0, np.log(col / np.maximum(net, 1.0)))
-        fallen = np.maximum(0.0, np.log(np.maximum(w.income[idx], 1.0) / np.maximum(net, 1.0)))
+        strain = np.clip((col - net) / col, 0.0, 1.0)  # share of living costs pay does not cover
+        fallen = np.clip(1.0 - net / np.maximum(w.income[idx], 1.0), 0.0, 1.0)  # pay lost since arrival
         broke = self.savings_now(idx, market) <= 0
-        return hz.base_abroad * np.exp(
-            hz.money * (short + fallen + 2.0 * broke) + hz.alarm * m.timeline.alarm[market.day]
-        )
+        return hz.base_abroad * np.exp(hz.money * (strain + fallen + broke) + hz.alarm * m.timeline.alarm[market.day])
 
     def savings_now(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """Savings today: what they had on arrival plus pay less living costs since."""
