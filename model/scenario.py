@@ -17,6 +17,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +42,7 @@ class Meta(_Strict):
     extends: str | None = None
     start: dt.date = dt.date(2022, 2, 24)
     days: int = Field(730, ge=1, le=3650)
-    targets: str | None = Field(None, description="targets CSV, relative to the scenarios folder")
+    targets: str | None = Field(None, description="targets CSV, relative to this scenario file")
 
 
 class SegmentSpec(_Strict):
@@ -350,7 +351,13 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return raw
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}: field scenario.extends: expected a file name, got {parent!r}")
-    base = read_raw(path.parent / parent, (*_seen, path))
+    base_file = path.parent / parent
+    base = read_raw(base_file, (*_seen, path))
+    base_targets = base.get("scenario", {}).get("targets")
+    if isinstance(base_targets, str) and not Path(base_targets).is_absolute():
+        # a relative targets file stays where the base put it, seen from this file's folder
+        where = base_file.resolve().parent / base_targets
+        base["scenario"]["targets"] = os.path.relpath(where, path.parent)
     merged = deep_merge(base, raw)
     merged["scenario"]["extends"] = parent
     return merged
