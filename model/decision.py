@@ -94,7 +94,9 @@ class Rules:
         net = self.job_income(idx, loc, w.job[idx], market)
         col = market.cost_of_living[loc]
         strain = np.clip((col - net) / col, 0.0, 1.0)  # share of living costs pay does not cover
-        fallen = np.clip(1.0 - net / np.maximum(w.income[idx], 1.0), 0.0, 1.0)  # pay lost since arrival
+        came_with = w.income[idx]
+        lost = np.clip(1.0 - net / np.maximum(came_with, 1.0), 0.0, 1.0)
+        fallen = np.where(came_with > 0, lost, 0.0)  # pay lost since arrival (none to lose if they came without)
         broke = self.savings_now(idx, market) <= 0
         return hz.base_abroad * np.exp(hz.money * (strain + fallen + broke) + hz.alarm * m.timeline.alarm[market.day])
 
@@ -128,6 +130,7 @@ class Rules:
         ok &= ~(leaving_russia & exit_stopped[:, None])
         stay = np.arange(len(idx)), here
         ok[stay] = (here == HOME) | (w.deadline[idx] > t)
+        ok[stay] |= ~ok.any(axis=1)  # nowhere reachable: they overstay where they are
         return ok
 
     # 3. Utility ---------------------------------------------------------------
@@ -153,7 +156,7 @@ class Rules:
         codes = np.array([REMOTE_RU, FOREIGN, RELOCATED, NO_WORK, GREY], dtype=np.int8)
         best = options.argmax(axis=0)
         income = np.take_along_axis(options, best[None], axis=0)[0]
-        return codes[best], income
+        return np.where(income > 0, codes[best], NO_WORK), income  # a job that pays nothing is no job
 
     def job_income(self, idx: np.ndarray, loc: np.ndarray, job: np.ndarray, market: Market) -> np.ndarray:
         """Monthly net income today of workers abroad in their current job."""

@@ -49,6 +49,19 @@ class RelocationModel(mesa.Model):
     `mesa.batch_run` can sweep them.
     """
 
+    # mesa >= 3.5 has a `Model.scenario` property whose setter writes `scenario.model = self`, which our
+    # frozen Scenario refuses: ours shadows it.
+    @property
+    def scenario(self) -> Scenario:
+        return self._scenario_spec
+
+    @scenario.setter
+    def scenario(self, value: Any) -> None:
+        if isinstance(value, Scenario):
+            self._scenario_spec = value
+        else:
+            self._mesa_scenario = value
+
     def __init__(
         self,
         scenario: str | Path | Scenario = DEFAULT_SCENARIO,
@@ -141,6 +154,7 @@ class RelocationModel(mesa.Model):
         self.circle_at[:, HOME] = self.circle_size.astype(np.int64)
         self.left = np.zeros(len(SEGMENTS), dtype=np.int64)  # cumulative departures from Russia, agents
         self.queues: list[deque[np.ndarray]] = [deque() for _ in range(len(self.routes))]
+        self._border_credit = np.zeros(len(self.routes))  # persons of capacity saved up by a waiting queue
         self.fare = 1.0
         self._air_demand = 0.0
         # gross monthly wages by segment and job status, persons-weighted: the tax base
@@ -278,6 +292,7 @@ class RelocationModel(mesa.Model):
 
     def _decide_at_home(self, t: int, market: Market, offered: np.ndarray) -> None:
         w = self.workers
+        self._air_demand = 0.0
         hazard = self.rules.home_hazard(market)
         w.clock += hazard
         considering = np.flatnonzero(w.clock >= w.threshold)
@@ -305,8 +320,17 @@ class RelocationModel(mesa.Model):
     def _cross_borders(self, t: int, market: Market) -> None:
         """Each land border lets through its daily capacity, first come first served."""
         w, routes = self.workers, self.routes
+        tl = self.timeline
         for r, queue in enumerate(self.queues):
-            room = routes.capacity[r]
+            dest = routes.destination[r]
+            if queue and (tl.border_closed[t, dest] or tl.entry_ban[t, dest]):
+                turned_back = np.concatenate(list(queue))  # the border shut on them: they stay home
+                queue.clear()
+                w.queued[turned_back] = -1
+                self.propensity[turned_back] = self._propensity_static[turned_back]
+            # Unused capacity carries over while people wait, so an agent standing for more persons
+            # than a day's capacity crosses after enough days instead of blocking the queue.
+            room = routes.capacity[r] + self._border_credit[r]
             crossing: list[np.ndarray] = []
             while queue and room > 0:
                 head = queue[0]
@@ -320,6 +344,7 @@ class RelocationModel(mesa.Model):
                     queue[0] = head[take:]
                 else:
                     queue.popleft()
+            self._border_credit[r] = room if queue else 0.0
             if crossing:
                 idx = np.concatenate(crossing)
                 w.queued[idx] = -1
@@ -429,7 +454,7 @@ class RelocationModel(mesa.Model):
         changed = np.flatnonzero(self.timeline.stay_limit[t] != self.timeline.stay_limit[t - 1])
         w = self.workers
         for j in changed:
-            limit = self.timeline.stay_limit[t, j]
+            limit = max(self.locations.stay_limit[j], self.timeline.stay_limit[t, j])
             there = np.flatnonzero((w.location == j) & ~w.resident)
             w.deadline[there] = t + int(limit) if limit > 0 else NEVER
 

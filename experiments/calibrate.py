@@ -1,0 +1,303 @@
+"""Calibration: fit a scenario's free parameters to the reported figures.
+
+The method, in the order it runs:
+
+1. Loss. For each target with non-zero weight, the ensemble mean over a
+   fixed set of seeds (common random numbers: every evaluation sees the
+   same seeds, so the loss is a deterministic function of the parameters)
+   is compared with the accepted range: the miss is the distance outside
+   the range relative to the reported value, squared and weighted. A small
+   pull toward the reported value inside the range (`CENTRE_PULL`) makes
+   the optimum unique where the ranges leave it flat.
+2. Point fit. SciPy's `differential_evolution`, seeded, with deferred
+   updating so a seed gives one sequence of trials; trials run in parallel
+   over local processes, at a reduced scale (`fit.md` reports how far the
+   reduced scale moves each target against full scale). Every evaluation
+   is appended to `evaluations.jsonl`; a re-run reads it back and only runs
+   what is missing, so a killed calibration resumes and a repeated one
+   reproduces the same parameters.
+3. Uncertainty. Approximate Bayesian computation (pyabc's ABC-SMC) with
+   uniform priors over the declared bounds and the same loss as distance;
+   its particles give the posterior of the parameters and, re-run, the
+   posterior-predictive band of the outflow curves.
+4. Check. The fitted scenario over many seeds at full scale: the ensemble
+   mean of every target against its range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import differential_evolution
+
+from experiments.ensemble import Job, _run_job_star, horizon, run_daily_outflow
+from experiments.targets import Target, load_targets, targets_path
+from model import load_scenario
+from model.scenario import Scenario, ScenarioError
+
+CENTRE_PULL = 0.01
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    """A scenario field the calibration may move, searched in log space if `log`."""
+
+    path: str
+    low: float
+    high: float
+    log: bool
+
+    def bounds(self) -> tuple[float, float]:
+        return (math.log10(self.low), math.log10(self.high)) if self.log else (self.low, self.high)
+
+    def value(self, x: float) -> float:
+        return 10.0**x if self.log else x
+
+
+def free_parameters(scenario: Scenario, source: str) -> list[FreeParameter]:
+    if not scenario.free_parameters:
+        raise ScenarioError(f"{source}: field free_parameters: expected at least one parameter to calibrate")
+    params = []
+    for path, spec in scenario.free_parameters.items():
+        if not spec.low < spec.high:
+            raise ScenarioError(f"{source}: field free_parameters.{path}: expected low < high")
+        if spec.log and spec.low <= 0:
+            raise ScenarioError(f"{source}: field free_parameters.{path}: expected low > 0 for a log-scale parameter")
+        params.append(FreeParameter(path, spec.low, spec.high, spec.log))
+    return params
+
+
+def loss(targets: Sequence[Target], values: dict[str, list[float]]) -> float:
+    """Weighted squared misses of the ensemble means outside the accepted ranges."""
+    total = 0.0
+    for t in targets:
+        if t.weight <= 0:
+            continue
+        mean = float(np.mean(values[t.id]))
+        total += t.weight * (t.miss(mean) ** 2 + CENTRE_PULL * ((mean - t.value) / t.value) ** 2)
+    return total
+
+
+def averaged_relative_difference(targets: Sequence[Target], means: dict[str, float]) -> float:
+    """Mean of |model - reported| / reported over the fitted targets (Flee's validation measure)."""
+    fitted = [t for t in targets if t.weight > 0]
+    return float(np.mean([abs(means[t.id] - t.value) / t.value for t in fitted]))
+
+
+class EvaluationLog:
+    """Every evaluation, one JSON line each; read back to resume or reproduce."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a kill: that evaluation runs again
+                self.records[record["key"]] = record
+
+    @staticmethod
+    def key(stage: str, x: Sequence[float]) -> str:
+        return stage + ":" + ",".join(repr(float(v)) for v in x)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records[record["key"]] = record
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+@dataclass
+class Calibration:
+    """Everything one calibration needs; `evaluate` is its only way to run the model."""
+
+    scenario_file: Path
+    out: Path
+    seeds: Sequence[int] = (0, 1, 2)
+    scale: float = 0.02
+    workers: int = 2
+    progress: Callable[[int], None] | None = None
+    scenario: Scenario = field(init=False)
+    targets: list[Target] = field(init=False)
+    params: list[FreeParameter] = field(init=False)
+    days: int = field(init=False)
+    log: EvaluationLog = field(init=False)
+    _executor: Executor | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.scenario = load_scenario(self.scenario_file)
+        if not self.scenario.scenario.targets:
+            raise ScenarioError(f"{self.scenario_file}: field scenario.targets: expected a targets file to fit")
+        self.targets_file = targets_path(self.scenario_file, self.scenario.scenario.targets)
+        self.targets = load_targets(self.targets_file, self.scenario.start, self.scenario.days)
+        self.params = free_parameters(self.scenario, str(self.scenario_file))
+        self.days = horizon(self.targets, self.scenario.start)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.log = EvaluationLog(self.out / "evaluations.jsonl")
+
+    def __enter__(self) -> Calibration:
+        if self.workers > 1:
+            self._executor = ProcessPoolExecutor(self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+
+    def _map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        return list(self._executor.map(fn, items) if self._executor else map(fn, items))
+
+    def overrides(self, x: Sequence[float]) -> dict[str, float]:
+        return {p.path: p.value(v) for p, v in zip(self.params, x, strict=True)}
+
+    # evaluation -------------------------------------------------------------
+    def evaluate(
+        self, xs: Sequence[Sequence[float]], stage: str, seeds: Sequence[int] | None = None, scale: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Run every parameter vector over its seeds; logged results are read, not re-run."""
+        seeds = list(self.seeds if seeds is None else seeds)
+        scale = self.scale if scale is None else scale
+        keys = [EvaluationLog.key(f"{stage}@{scale}x{len(seeds)}", x) for x in xs]
+        todo = [(k, x) for k, x in zip(keys, xs, strict=True) if k not in self.log.records]
+        todo = list(dict(todo).items())
+        jobs = [
+            (Job(str(self.scenario_file), tuple(sorted(self.overrides(x).items())), s, scale, self.days), self.targets)
+            for _, x in todo
+            for s in seeds
+        ]
+        results = self._map(_run_job_star, jobs)
+        for n, (key, x) in enumerate(todo):
+            runs = results[n * len(seeds) : (n + 1) * len(seeds)]
+            values = {t.id: [r[t.id] for r in runs] for t in self.targets}
+            self.log.add(
+                {
+                    "key": key,
+                    "stage": stage,
+                    "x": [float(v) for v in x],
+                    "params": self.overrides(x),
+                    "seeds": seeds,
+                    "scale": scale,
+                    "values": values,
+                    "loss": loss(self.targets, values),
+                }
+            )
+        if self.progress is not None:
+            self.progress(len(xs))
+        return [self.log.records[k] for k in keys]
+
+    # 2. point fit ------------------------------------------------------------
+    def fit(self, seed: int = 0, popsize: int = 6, maxiter: int = 12) -> tuple[np.ndarray, float]:
+        """Differential evolution over the free parameters; returns (x, loss)."""
+
+        def objective(x: np.ndarray) -> float:  # only used if scipy evaluates one point alone
+            return float(self.evaluate([x], "fit")[0]["loss"])
+
+        def vectorised_map(_fn: Callable[[Any], float], population: Iterable[np.ndarray]) -> list[float]:
+            return [r["loss"] for r in self.evaluate(list(population), "fit")]
+
+        result = differential_evolution(
+            objective,
+            bounds=[p.bounds() for p in self.params],
+            seed=seed,
+            popsize=popsize,
+            maxiter=maxiter,
+            tol=0.0,
+            atol=0.0,
+            polish=False,
+            init="sobol",
+            updating="deferred",
+            workers=vectorised_map,
+        )
+        return np.asarray(result.x), float(result.fun)
+
+    # 3. uncertainty -----------------------------------------------------------
+    def abc(self, seed: int = 0, population: int = 40, generations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """ABC-SMC posterior: (particles [n, params] in search space, weights)."""
+        import pyabc  # heavy; only calibration needs it
+
+        names = [f"p{i}" for i in range(len(self.params))]
+        prior = pyabc.Distribution(
+            **{n: pyabc.RV("uniform", lo, hi - lo) for n, (lo, hi) in zip(names, (p.bounds() for p in self.params), strict=True)}
+        )
+        targets, scenario_file, days, scale = self.targets, str(self.scenario_file), self.days, self.scale
+        params = self.params
+
+        def simulate(pars: dict[str, float]) -> dict[str, float]:
+            x = [float(pars[n]) for n in names]
+            overrides = tuple(sorted((p.path, p.value(v)) for p, v in zip(params, x, strict=True)))
+            run_seed = 10_000 + zlib.crc32(repr(overrides).encode()) % 1_000_000
+            values = _run_job_star((Job(scenario_file, overrides, run_seed, scale, days), targets))
+            return {"loss": loss(targets, {k: [v] for k, v in values.items()})}
+
+        def distance(sim: dict[str, float], _observed: dict[str, float]) -> float:
+            return float(sim["loss"])
+
+        np.random.seed(seed)
+        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=self.workers)
+        smc = pyabc.ABCSMC(simulate, prior, distance, population_size=population, sampler=sampler)
+        smc.new(f"sqlite:///{(self.out / 'abc.db').resolve()}", {"loss": 0.0})
+        history = smc.run(max_nr_populations=generations, minimum_epsilon=0.0)
+        frame, weights = history.get_distribution(m=0, t=history.max_t)
+        particles = frame[names].to_numpy(dtype=float)
+        return particles, np.asarray(weights, dtype=float) / np.sum(weights)
+
+    def posterior_predictive(
+        self, particles: np.ndarray, weights: np.ndarray, draws: int = 24, seed: int = 0
+    ) -> tuple[np.ndarray, dict[str, list[float]], np.ndarray]:
+        """Re-run `draws` particles drawn by weight: (daily departures [draw, day, seg], target values, xs)."""
+        rng = np.random.default_rng(seed)
+        chosen = particles[rng.choice(len(particles), size=draws, p=weights)]
+        days = self.days + 31
+        jobs = [
+            Job(str(self.scenario_file), tuple(sorted(self.overrides(x).items())), 20_000 + i, self.scale, days)
+            for i, x in enumerate(chosen)
+        ]
+        curves = np.stack(self._map(run_daily_outflow, jobs))
+        values = {t.id: [] for t in self.targets}
+        for curve in curves:
+            for t in self.targets:
+                values[t.id].append(_from_curve(t, curve, self.scenario.start))
+        return curves, values, chosen
+
+
+def _from_curve(target: Target, curve: np.ndarray, start: dt.date) -> float:
+    """A gross-departures target read off a daily departures curve [day, seg]."""
+    if target.measure != "gross_departures" or target.location:
+        return float("nan")
+    segs = {"it": [0], "other": [1], "all": [0, 1]}[target.segment]
+    first, last = (target.date_start - start).days, (target.date_end - start).days
+    return float(curve[first : last + 1][:, segs].sum())
+
+
+def conflicts(targets: Sequence[Target], records: Iterable[dict[str, Any]]) -> list[tuple[str, str, int, int, int]]:
+    """Pairs of fitted targets each met by some evaluated parameter set but never both together.
+
+    Returns (a, b, sets meeting a, sets meeting b, evaluated sets).
+    """
+    fitted = [t for t in targets if t.weight > 0]
+    inside = []
+    for r in records:
+        means = {t.id: float(np.mean(r["values"][t.id])) for t in fitted}
+        inside.append({t.id: t.miss(means[t.id]) == 0.0 for t in fitted})
+    found = []
+    for i, a in enumerate(fitted):
+        for b in fitted[i + 1 :]:
+            n_a = sum(row[a.id] for row in inside)
+            n_b = sum(row[b.id] for row in inside)
+            both = sum(row[a.id] and row[b.id] for row in inside)
+            if n_a and n_b and not both:
+                found.append((a.id, b.id, n_a, n_b, len(inside)))
+    return found

@@ -1,0 +1,280 @@
+"""What a calibration writes: the calibrated scenario, `fit.md` and `fit.png`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.calibrate import FreeParameter, averaged_relative_difference, conflicts
+from experiments.targets import Target
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def calibrated_scenario(
+    base_file: Path,
+    out_file: Path,
+    name: str,
+    params: Sequence[FreeParameter],
+    values: Sequence[float],
+    meta: dict[str, Any],
+) -> str:
+    """TOML that extends the input scenario and sets the fitted values."""
+    extends = os.path.relpath(base_file.resolve(), out_file.resolve().parent)
+    lines = [
+        f"# Calibrated by `exodus calibrate` on {meta['date']} at commit {meta['commit']}.",
+        "# Edit the input scenario it extends, then recalibrate; do not edit the fitted values by hand.",
+        "",
+        "[scenario]",
+        f'extends = "{extends}"',
+        f'name = "{name}"',
+        f'description = "{name}: {base_file.name} with its free parameters fitted on {meta["date"]}."',
+        "",
+        "[calibration]",
+    ]
+    for key, value in meta.items():
+        lines.append(f"{key} = {_toml_value(value)}")
+    tables: dict[str, list[str]] = {}
+    for p, v in zip(params, values, strict=True):
+        table, _, key = p.path.rpartition(".")
+        tables.setdefault(table, []).append(f"{key} = {float(v)!r}")
+    for table, entries in tables.items():
+        lines += ["", f"[{table}]", *entries]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def fit_markdown(
+    *,
+    scenario_file: Path,
+    targets: Sequence[Target],
+    targets_file: Path,
+    params: Sequence[FreeParameter],
+    best: Sequence[float],
+    fit_loss: float,
+    fit_values: dict[str, list[float]],
+    check_values: dict[str, list[float]],
+    check_scale: float,
+    predictive: dict[str, list[float]],
+    posterior: np.ndarray | None,
+    weights: np.ndarray | None,
+    records: Sequence[dict[str, Any]],
+    meta: dict[str, Any],
+) -> str:
+    """The fit report: parameters, one row per target, conflicts, scale bias, error measure."""
+    check_means = {k: float(np.mean(v)) for k, v in check_values.items()}
+    fit_means = {k: float(np.mean(v)) for k, v in fit_values.items()}
+    ard = averaged_relative_difference(targets, check_means)
+    out = [
+        f"# Calibration of `{scenario_file}`",
+        "",
+        f"Fitted {meta['date']} at commit `{meta['commit']}`: differential evolution over "
+        f"{len(meta['seeds'])} seeds {meta['seeds']} at scale {meta['scale']} (common random numbers), "
+        f"{meta['evaluations']} evaluations; loss {fit_loss:.4g}. Check: {len(next(iter(check_values.values())))} "
+        f"seeds at scale {check_scale}. Targets: `{targets_file.name}`.",
+        "",
+        f"**Averaged relative difference** over the fitted targets (the measure Flee reports): **{ard:.3f}**.",
+        "",
+        "## Free parameters",
+        "",
+        "| parameter | bounds | fitted | posterior median | posterior 90% |",
+        "|---|---|---|---|---|",
+    ]
+    for i, (p, x) in enumerate(zip(params, best, strict=True)):
+        if posterior is not None and weights is not None:
+            values = np.array([p.value(v) for v in posterior[:, i]])
+            q = _weighted_quantiles(values, weights, [0.05, 0.5, 0.95])
+            post = f"{q[1]:.4g} | {q[0]:.4g} – {q[2]:.4g}"
+        else:
+            post = "– | –"
+        scale_word = " (log)" if p.log else ""
+        out.append(f"| `{p.path}` | {p.low:.4g} – {p.high:.4g}{scale_word} | {p.value(x):.4g} | {post} |")
+    out += [
+        "",
+        "## Targets",
+        "",
+        "Model: ensemble mean of the check runs; 90% is the posterior-predictive interval (ABC particles re-run).",
+        "",
+        "| target | segment | window | weight | reported (range) | model mean | model 90% | in range | miss |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in targets:
+        mean = check_means[t.id]
+        pred = np.array(predictive.get(t.id, []), dtype=float)
+        pred = pred[np.isfinite(pred)]
+        band = f"{_fmt(np.quantile(pred, 0.05))} – {_fmt(np.quantile(pred, 0.95))}" if len(pred) else "–"
+        inside = "yes" if t.miss(mean) == 0 else "**no**"
+        out.append(
+            f"| `{t.id}` | {t.segment} | {t.date_start} – {t.date_end} | {t.weight:g} | "
+            f"{_fmt(t.value)} ({_fmt(t.low)} – {_fmt(t.high)}) | {_fmt(mean)} | {band} | {inside} | "
+            f"{t.miss(mean):.1%} |"
+        )
+    out += ["", "## Targets that conflict", ""]
+    found = conflicts(targets, records)
+    if found:
+        out.append(
+            "Pairs each met by some evaluated parameter set but never both at once "
+            f"(over {len(records)} evaluated sets):"
+        )
+        out.append("")
+        for a, b, n_a, n_b, n in found:
+            out.append(f"- `{a}` (met by {n_a}) and `{b}` (met by {n_b}): never together in {n}.")
+    else:
+        out.append(
+            f"No pair of fitted targets was found that no evaluated parameter set ({len(records)}) meets together."
+        )
+    never = [t.id for t in targets if t.weight > 0 and not _ever_met(t, records)]
+    if never:
+        out.append("")
+        out.append("Never met by any evaluated parameter set: " + ", ".join(f"`{i}`" for i in never) + ".")
+    missed = [t for t in targets if t.weight > 0 and t.miss(check_means[t.id]) > 0]
+    out += ["", "## What the fit cannot do", ""]
+    if missed:
+        for t in missed:
+            side = "above" if check_means[t.id] > t.high else "below"
+            out.append(
+                f"- `{t.id}`: the model's {_fmt(check_means[t.id])} is {side} the accepted "
+                f"{_fmt(t.low)} – {_fmt(t.high)}. Source: {t.source}."
+            )
+        out.append("")
+        out.append(
+            "The figures come from leaks, politicians and lobbies and disagree; where a target is missed, "
+            "the conflicts above say which other figures pull against it."
+        )
+    else:
+        out.append("Every target with non-zero weight has its ensemble mean inside its accepted range.")
+    out += [
+        "",
+        "## Does the reduced scale bias the fit?",
+        "",
+        f"Each target at the fitted parameters: ensemble mean at the calibration scale ({meta['scale']}) against "
+        f"the check scale ({check_scale}).",
+        "",
+        "| target | at calibration scale | at check scale | difference |",
+        "|---|---|---|---|",
+    ]
+    for t in targets:
+        a, b = fit_means[t.id], check_means[t.id]
+        out.append(f"| `{t.id}` | {_fmt(a)} | {_fmt(b)} | {(a - b) / b:+.1%} |")
+    out += ["", "## Sources", ""]
+    out += [f"- `{t.id}`: {t.source}" for t in targets]
+    return "\n".join(out) + "\n"
+
+
+def _ever_met(target: Target, records: Sequence[dict[str, Any]]) -> bool:
+    return any(target.miss(float(np.mean(r["values"][target.id]))) == 0 for r in records)
+
+
+def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> list[float]:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    cum /= cum[-1]
+    return [float(values[order][min(np.searchsorted(cum, q), len(values) - 1)]) for q in qs]
+
+
+def fit_figure(
+    path: Path,
+    curves: np.ndarray,
+    best_curve: np.ndarray,
+    start: dt.date,
+    targets: Sequence[Target],
+    title: str,
+) -> None:
+    """Outflow curves with the 90% posterior-predictive band and every target drawn on them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    days = curves.shape[1]
+    dates = np.array([start + dt.timedelta(days=i) for i in range(days)])
+    fig, (ax_daily, ax_cum) = plt.subplots(2, 1, figsize=(11, 9), sharex=True)
+    colours = {"all": "tab:blue", "it": "tab:orange"}
+    for label, segs in (("all", [0, 1]), ("it", [0])):
+        daily = curves[:, :, segs].sum(axis=2)
+        cum = np.cumsum(daily, axis=1)
+        best_daily = best_curve[:, segs].sum(axis=1)
+        colour = colours[label]
+        name = "everyone" if label == "all" else "IT workers"
+        ax_daily.fill_between(dates, *np.quantile(daily, [0.05, 0.95], axis=0), color=colour, alpha=0.25, lw=0)
+        ax_daily.plot(dates, best_daily, color=colour, lw=1.2, label=f"{name}: fitted (mean of check seeds)")
+        ax_cum.fill_between(
+            dates,
+            *np.quantile(cum, [0.05, 0.95], axis=0),
+            color=colour,
+            alpha=0.25,
+            lw=0,
+            label=f"{name}: 90% posterior-predictive band",
+        )
+        best_cum = np.cumsum(best_daily)
+        ax_cum.plot(dates, best_cum, color=colour, lw=1.5, label=f"{name}: fitted")
+        for t in targets:
+            if t.segment != label or t.measure != "gross_departures" or t.location:
+                continue
+            first, last = (t.date_start - start).days, (t.date_end - start).days
+            if last >= days:
+                continue
+            before = best_cum[first - 1] if first > 0 else 0.0
+            hollow = t.weight == 0
+            ax_cum.errorbar(
+                [dates[last]],
+                [before + t.value],
+                yerr=[[t.value - t.low], [t.high - t.value]],
+                fmt="o",
+                mfc="white" if hollow else colour,
+                mec=colour,
+                ecolor=colour,
+                capsize=4,
+                ls="none",
+                lw=1.5,
+                alpha=0.9,
+            )
+            ax_cum.annotate(t.id, (dates[last], before + t.high), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax_daily.set_yscale("log")
+    ax_daily.set_ylabel("departures from Russia per day (persons, log)")
+    ax_daily.legend(loc="upper left", fontsize=8)
+    ax_daily.set_title(title)
+    ax_cum.set_ylabel("cumulative departures from Russia (persons)")
+    ax_cum.set_xlabel("date")
+    ax_cum.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e6:.1f}M"))
+    ax_cum.legend(loc="upper left", fontsize=8)
+    ax_cum.xaxis.set_major_locator(mdates.MonthLocator(interval=1))
+    ax_cum.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    for ax in (ax_daily, ax_cum):
+        ax.grid(alpha=0.3)
+    sources = "; ".join(f"{t.id}: {t.source}" for t in targets)
+    caption = (
+        "Reported figures (markers with accepted ranges, drawn from the fitted curve at the window's start; "
+        "hollow: weight 0, drawn not fitted). Sources: " + sources
+    )
+    import textwrap
+
+    fig.text(0.01, 0.005, "\n".join(textwrap.wrap(caption, 190)), fontsize=6.5, va="bottom")
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)

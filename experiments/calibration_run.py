@@ -1,0 +1,143 @@
+"""The calibration pipeline: fit, uncertainty, check, report (see `calibrate.py`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from experiments.calibrate import Calibration
+from experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown, write_atomic
+from experiments.ensemble import Job, run_daily_outflow
+from experiments.provenance import git_state
+
+
+def calibrate(
+    scenario: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    seeds: int = 3,
+    scale: float = 0.02,
+    popsize: int = 6,
+    maxiter: int = 12,
+    abc_population: int = 40,
+    abc_generations: int = 3,
+    draws: int = 24,
+    check_seeds: int = 10,
+    check_scale: float = 1.0,
+    workers: int | None = None,
+    name: str | None = None,
+    install: Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Calibrate `scenario`; returns the calibrated scenario file in `out`."""
+    workers = workers or os.cpu_count() or 1
+    out = Path(out)
+    bar = tqdm(desc="calibrate", unit="eval", disable=not progress)
+    calibration = Calibration(Path(scenario), out, seeds=tuple(range(seeds)), scale=scale, workers=workers)
+    calibration.progress = bar.update
+    n_params = len(calibration.params)
+    bar.total = popsize * n_params * (maxiter + 1) + 2
+    with calibration:
+        bar.set_description("calibrate: differential evolution")
+        best, fit_loss = calibration.fit(seed=seed, popsize=popsize, maxiter=maxiter)
+        fit_record = calibration.evaluate([best], "fit")[0]
+        bar.set_description(f"calibrate: check at scale {check_scale:g}")
+        check = calibration.evaluate([best], "check", seeds=list(range(100, 100 + check_seeds)), scale=check_scale)[0]
+        posterior = weights = None
+        predictive: dict[str, list[float]] = {}
+        days = calibration.days + 31
+        if abc_population > 0:
+            bar.set_description("calibrate: ABC-SMC")
+            posterior, weights = calibration.abc(seed=seed, population=abc_population, generations=abc_generations)
+            bar.set_description("calibrate: posterior predictive")
+            curves, predictive, _ = calibration.posterior_predictive(posterior, weights, draws=draws, seed=seed)
+        else:
+            curves = np.stack(
+                calibration._map(
+                    run_daily_outflow,
+                    [
+                        Job(
+                            str(calibration.scenario_file),
+                            tuple(sorted(calibration.overrides(best).items())),
+                            s,
+                            scale,
+                            days,
+                        )
+                        for s in range(100, 100 + draws)
+                    ],
+                )
+            )
+        best_jobs = [
+            Job(
+                str(calibration.scenario_file), tuple(sorted(calibration.overrides(best).items())), s, check_scale, days
+            )
+            for s in range(100, 100 + min(check_seeds, 4))
+        ]
+        best_curve = np.mean(np.stack(calibration._map(run_daily_outflow, best_jobs)), axis=0)
+    bar.close()
+
+    git = git_state()
+    meta = {
+        "date": dt.date.today().isoformat(),
+        "commit": git.get("commit") or "unknown",
+        "dirty": bool(git.get("dirty")),
+        "method": "differential_evolution + pyabc ABC-SMC" if abc_population > 0 else "differential_evolution",
+        "loss": fit_loss,
+        "seed": seed,
+        "seeds": list(calibration.seeds),
+        "scale": scale,
+        "evaluations": len(calibration.log.records),
+        "targets": os.path.relpath(calibration.targets_file, out.resolve()),
+    }
+    name = name or calibration.scenario.scenario.name
+    calibrated = out / "calibrated.toml"
+    write_atomic(
+        calibrated,
+        calibrated_scenario(
+            Path(scenario), calibrated, name, calibration.params, calibration.overrides(best).values(), meta
+        ),
+    )
+    if install is not None:
+        meta_installed = dict(meta, targets=os.path.relpath(calibration.targets_file, Path(install).resolve().parent))
+        write_atomic(
+            Path(install),
+            calibrated_scenario(
+                Path(scenario),
+                Path(install),
+                name,
+                calibration.params,
+                calibration.overrides(best).values(),
+                meta_installed,
+            ),
+        )
+    report = fit_markdown(
+        scenario_file=Path(scenario),
+        targets=calibration.targets,
+        targets_file=calibration.targets_file,
+        params=calibration.params,
+        best=best,
+        fit_loss=fit_loss,
+        fit_values=fit_record["values"],
+        check_values=check["values"],
+        check_scale=check_scale,
+        predictive=predictive,
+        posterior=posterior,
+        weights=weights,
+        records=[r for r in calibration.log.records.values() if r["stage"] == "fit"],
+        meta=meta,
+    )
+    write_atomic(out / "fit.md", report)
+    fit_figure(
+        out / "fit.png",
+        curves,
+        best_curve,
+        calibration.scenario.start,
+        calibration.targets,
+        f"{name}: calibrated outflow from Russia, 90% posterior-predictive band",
+    )
+    return calibrated

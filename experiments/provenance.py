@@ -1,0 +1,64 @@
+"""Where a run came from: code version, library versions, clock.
+
+Recorded in `run.json` so that a result can be traced to the code and the
+environment that made it, and a difference between two runs explained.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import platform
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+
+PACKAGE = "exodus-relocation"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def package_version() -> str:
+    """The installed version; from pyproject.toml when run from a source tree that is not installed."""
+    try:
+        return importlib.metadata.version(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        with (REPO / "pyproject.toml").open("rb") as fh:
+            return f"{tomllib.load(fh)['project']['version']} (source tree, not installed)"
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    return {
+        "package": package_version(),
+        "mesa": mesa.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _git(*args: str, repo: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_state(repo: Path = REPO) -> dict[str, Any]:
+    """Commit of the checkout and whether it has uncommitted changes (`dirty`: results may not be reproducible)."""
+    commit = _git("rev-parse", "HEAD", repo=repo)
+    if commit is None:
+        return {"commit": "unknown", "dirty": None}
+    status = _git("status", "--porcelain", repo=repo)
+    return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}

@@ -1,0 +1,126 @@
+"""One run of one scenario with one seed, written to a folder.
+
+The folder holds everything needed to look at the run again and to trace it
+back: the daily tables (in persons), `run.json` (the resolved scenario, its
+digest, seed, scale, code and library versions, times) and `outflow.png`.
+
+`run.json` keys: scenario_path, scenario_name, scenario_digest, overrides,
+seed, scale, days, population (persons per segment), agents (per segment),
+persons_per_agent (per segment), targets_path, outputs (sha256 of each
+table), versions {package, mesa, numpy, python}, git {commit, dirty},
+started, finished (UTC ISO), elapsed_seconds, scenario (resolved).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from experiments.outdir import check_replaceable, staged_dir
+from experiments.plot import plot_outflow
+from experiments.provenance import git_state, utc_now, versions
+from experiments.targets import load_targets, targets_path
+from model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
+from model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
+from model.population import SEGMENTS
+
+RUNS_DIR = Path("runs")
+
+
+def default_out(scenario_name: str, seed: int) -> Path:
+    return RUNS_DIR / f"{scenario_name}-seed{seed}"
+
+
+def targets_file(scenario: Scenario, scenario_path: Path) -> Path | None:
+    """The reported figures the scenario names, checked now so that a bad file fails before the run."""
+    if scenario.scenario.targets is None:
+        return None
+    path = targets_path(scenario_path, scenario.scenario.targets)
+    load_targets(path)
+    return path
+
+
+def run_scenario(
+    scenario: str | Path = DEFAULT_SCENARIO,
+    seed: int = 0,
+    scale: float = 1.0,
+    out: str | Path | None = None,
+    progress: bool = True,
+    **overrides: Any,
+) -> Path:
+    """Run `scenario` and write its folder to `out` (default `runs/<name>-seed<N>`); return the folder.
+
+    `overrides` set scenario fields by dotted path (pass a dict with `**`) or
+    with `__` (`behaviour__hazard__alarm=2.0`). Raises `ScenarioError` for a
+    bad scenario, `TargetsError` for a bad targets file and `OutputError` for an
+    unusable `out`, all before running.
+    """
+    started, clock = utc_now(), time.perf_counter()
+    scenario_path = Path(scenario)
+    resolved = load_scenario(scenario_path, overrides)
+    name = resolved.scenario.name
+    out = Path(out) if out is not None else default_out(name, seed)
+    check_replaceable(out)  # fail now, not after a long run
+    targets = targets_file(resolved, scenario_path)
+
+    model = RelocationModel(resolved, rng=seed, scale=scale)
+    with tqdm(total=resolved.days, desc=name, unit="day", disable=not progress) as bar:
+
+        def advance(days: int) -> None:
+            bar.set_postfix_str(f"{bar.total - bar.n - days} days left", refresh=False)  # shown by update()
+            bar.update(days)
+
+        model.run(progress=advance)
+
+    tables = _tables(model)
+    per_agent = model.workers.persons_per_agent
+    agents = np.bincount(model.workers.segment, minlength=len(SEGMENTS))
+    record: dict[str, Any] = {
+        "scenario_path": str(scenario),
+        "scenario_name": name,
+        "scenario_digest": resolved.digest(),
+        "overrides": {key.replace("__", "."): value for key, value in overrides.items()},
+        "seed": seed,
+        "scale": scale,
+        "days": resolved.days,
+        "population": model.population(),
+        "agents": {seg: int(agents[s]) for s, seg in enumerate(SEGMENTS)},
+        "persons_per_agent": {seg: int(per_agent[s]) for s, seg in enumerate(SEGMENTS)},
+        "targets_path": None if targets is None else str(targets),
+        "outputs": {file: hashlib.sha256(text.encode()).hexdigest() for file, text in tables.items()},
+        "versions": versions(),
+        "git": git_state(),
+        "started": started,
+    }
+    with staged_dir(out) as staging:
+        for file, text in tables.items():
+            (staging / file).write_text(text, encoding="utf-8", newline="")
+        plot_outflow(staging / "daily.csv", targets, staging / "outflow.png", _title(name, seed, scale))
+        record["finished"] = utc_now()
+        record["elapsed_seconds"] = round(time.perf_counter() - clock, 3)
+        record["scenario"] = resolved.as_dict()
+        text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
+        (staging / "run.json").write_text(text, encoding="utf-8")
+    return out
+
+
+def _tables(model: RelocationModel) -> dict[str, str]:
+    dates, codes, tally = model.dates(), model.codes, model.tally
+    per_agent = model.workers.persons_per_agent
+    return {
+        "daily.csv": daily_table(tally, dates, codes, per_agent),
+        "jobs.csv": jobs_table(tally, dates, per_agent),
+        "queues.csv": queues_table(tally, dates, model.routes.names),
+        "firms.csv": firms_table(tally, dates, codes),
+        "tax.csv": tax_table(tally, dates),
+    }
+
+
+def _title(name: str, seed: int, scale: float) -> str:
+    return f"Scenario '{name}', seed {seed}, scale {scale:g}: departures from Russia, model and reported figures"
