@@ -229,8 +229,9 @@ class Calibration:
         import pyabc  # heavy; only calibration needs it
 
         names = [f"p{i}" for i in range(len(self.params))]
+        bounds = [p.bounds() for p in self.params]
         prior = pyabc.Distribution(
-            **{n: pyabc.RV("uniform", lo, hi - lo) for n, (lo, hi) in zip(names, (p.bounds() for p in self.params), strict=True)}
+            **{n: pyabc.RV("uniform", lo, hi - lo) for n, (lo, hi) in zip(names, bounds, strict=True)}
         )
         targets, scenario_file, days, scale = self.targets, str(self.scenario_file), self.days, self.scale
         params = self.params
