@@ -130,6 +130,7 @@ class Calibration:
     scale: float = 0.02
     workers: int = 2
     progress: Callable[[int], None] | None = None
+    only: Sequence[str] | None = None  # fit these free parameters only (the others keep the scenario's values)
     scenario: Scenario = field(init=False)
     targets: list[Target] = field(init=False)
     params: list[FreeParameter] = field(init=False)
@@ -144,6 +145,12 @@ class Calibration:
         self.targets_file = targets_path(self.scenario_file, self.scenario.scenario.targets)
         self.targets = load_targets(self.targets_file, self.scenario.start, self.scenario.days)
         self.params = free_parameters(self.scenario, str(self.scenario_file))
+        if self.only is not None:
+            unknown = sorted(set(self.only) - {p.path for p in self.params})
+            if unknown:
+                missing = ", ".join(unknown)
+                raise ScenarioError(f"{self.scenario_file}: field free_parameters: no parameter(s) {missing}")
+            self.params = [p for p in self.params if p.path in self.only]
         self.days = horizon(self.targets, self.scenario.start)
         self.out.mkdir(parents=True, exist_ok=True)
         self.log = EvaluationLog(self.out / "evaluations.jsonl")

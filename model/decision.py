@@ -158,6 +158,27 @@ class Rules:
         income = np.take_along_axis(options, best[None], axis=0)[0]
         return np.where(income > 0, codes[best], NO_WORK), income  # a job that pays nothing is no job
 
+    def take_job(self, idx: np.ndarray, dest: np.ndarray, found: np.ndarray, market: Market) -> np.ndarray:
+        """The job a worker takes at `dest` (abroad): the best-paid open to them, a local one only if `found`."""
+        m = self.m
+        w, t = m.workers, market.day
+        firm = w.firm[idx]
+        firm_loc = np.where(firm >= 0, m.firms.location[np.maximum(firm, 0)], HOME)
+        remote = w.remote[idx]
+        codes = np.array([REMOTE_RU, FOREIGN, RELOCATED, NO_WORK, GREY], dtype=np.int8)  # preference on equal pay
+        open_to = np.stack(
+            [
+                remote,
+                found,
+                (firm_loc == dest) & (dest != HOME),
+                np.ones(len(idx), dtype=bool),
+                remote & w.grey_ok[idx] & (m.timeline.penalty_tax[t] > 0),
+            ]
+        )
+        pay = np.stack([self.job_income(idx, dest, np.full(len(idx), c), market) for c in codes])
+        best = np.where(open_to, pay, -np.inf).argmax(axis=0)
+        return codes[best]
+
     def job_income(self, idx: np.ndarray, loc: np.ndarray, job: np.ndarray, market: Market) -> np.ndarray:
         """Monthly net income today of workers abroad in their current job."""
         m = self.m
@@ -203,13 +224,15 @@ class Rules:
         mobilisation = w.reservist[idx] * tl.mobilisation[t] * (1.0 - w.deferrable[idx] * tl.deferment[t])
         savings = np.where(here == HOME, w.savings[idx], self.savings_now(idx, market))
         moving = dest != here[:, None]
+        trip = market.trip_cost[here]
+        reachable = np.isfinite(trip)  # no open route: the place is masked out in `choose`
         circle = market.circle_share[w.circle[idx]]
         v = (
             u.income * np.log(np.maximum(income, 50.0) / 1000.0)
             - u.cost_of_living * np.log(market.cost_of_living / market.cost_of_living[HOME])[None, :]
             + u.language * loc.russian_language[None, :]
             + u.diaspora * np.where(abroad, np.log1p(market.russians / DIASPORA_UNIT)[None, :], 0.0)
-            + u.contacts * circle
+            + u.contacts * np.where(abroad, circle, 0.0)  # contacts already there
             + u.family * (w.family[idx][:, None] == dest)
             + u.incentives * is_it * incentive
             + u.relocated_firm * ((firm_loc[:, None] == dest) & abroad)
@@ -219,7 +242,7 @@ class Rules:
             * (
                 u.switching
                 + u.border_wait * market.wait[here]
-                + u.travel_cost * market.trip_cost[here] / (np.maximum(savings, 0.0)[:, None] + 100.0)
+                + u.travel_cost * np.where(reachable, trip, 0.0) / (np.maximum(savings, 0.0)[:, None] + 100.0)
             )
         )
         home_only = (

@@ -378,12 +378,9 @@ class RelocationModel(mesa.Model):
 
     # state changes -------------------------------------------------------------
     def _assign_job(self, idx: np.ndarray, dest: np.ndarray, t: int, market: Market) -> np.ndarray:
-        """Job status at `dest`: the best option; a local job only if one is found."""
-        loc = self.locations
-        jobs, _ = self.rules.job_options(idx, dest[:, None], market)
-        jobs = jobs[:, 0]
-        found = self._streams["job"].uniform(idx, t) < loc.job_finding[dest]
-        jobs = np.where((jobs == FOREIGN) & ~found, NO_WORK, jobs)
+        """Job status at `dest`: the best-paid open to them; a local job only if their search succeeds."""
+        found = self._streams["job"].uniform(idx, t) < self.locations.job_finding[dest]
+        jobs = self.rules.take_job(idx, dest, found, market)
         return np.where(dest == HOME, AT_HOME, jobs).astype(np.int8)
 
     def _set_job(self, idx: np.ndarray, jobs: np.ndarray) -> None:
@@ -403,9 +400,8 @@ class RelocationModel(mesa.Model):
         w = self.workers
         here = w.location[idx].astype(int)
         new = self._assign_job(idx, here, t, market)
-        keep_found = (new == NO_WORK) & (w.job[idx] == FOREIGN)
-        new = np.where(keep_found, FOREIGN, new).astype(np.int8)
-        changed = new != w.job[idx]
+        better = self.rules.job_income(idx, here, new, market) > self.rules.job_income(idx, here, w.job[idx], market)
+        changed = better & (new != w.job[idx])
         if changed.any():
             idx, new, here = idx[changed], new[changed], here[changed]
             savings = self.rules.savings_now(idx, market)

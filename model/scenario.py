@@ -318,9 +318,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
         if not isinstance(node.get(key), dict):
             raise ScenarioError(f"override '{path}': '{key}' is not a table in the scenario")
         node = node[key]
-    if keys[-1] not in node:
-        raise ScenarioError(f"override '{path}': no field '{keys[-1]}' to override")
-    node[keys[-1]] = value
+    node[keys[-1]] = value  # a field the file leaves at its default may be set too; validation catches typos
 
 
 def get_path(data: dict[str, Any], path: str) -> Any:
@@ -352,6 +350,8 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}: field scenario.extends: expected a file name, got {parent!r}")
     base_file = path.parent / parent
+    if not base_file.exists():
+        raise ScenarioError(f"{path}: field scenario.extends: expected an existing file, {base_file} not found")
     base = read_raw(base_file, (*_seen, path))
     base_targets = base.get("scenario", {}).get("targets")
     if isinstance(base_targets, str) and not Path(base_targets).is_absolute():
@@ -382,4 +382,5 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     raw = read_raw(path)
     for key, value in (overrides or {}).items():
         set_path(raw, key, value)
-    return validate(raw, str(path))
+    source = f"{path} with overrides {sorted(overrides)}" if overrides else str(path)
+    return validate(raw, source)

@@ -284,6 +284,26 @@ class ReferenceRules(Rules):
             return NO_WORK, 0.0  # a job that pays nothing is no job
         return status, income
 
+    def take_job(self, idx: np.ndarray, dest: np.ndarray, found: np.ndarray, market: Market) -> np.ndarray:
+        day = self.today(market)
+        workers = self.workers_at(idx)
+        rows = zip(workers, dest.tolist(), found.tolist(), strict=True)
+        return np.array([self.job_taken(w, there, f, day) for w, there, f in rows], dtype=np.int8)
+
+    def job_taken(self, w: Worker, there: int, found: bool, day: Today) -> int:
+        """The best-paid job open to them at `there`; a local one only if their search found one."""
+        open_to = []  # in order of preference on equal pay
+        if w.remote:
+            open_to.append(REMOTE_RU)
+        if found:
+            open_to.append(FOREIGN)
+        if w.employer is not None and w.employer.location == there and there != HOME:
+            open_to.append(RELOCATED)
+        open_to.append(NO_WORK)
+        if w.remote and w.grey_ok and day.penalty_tax > 0:
+            open_to.append(GREY)
+        return max(open_to, key=lambda job: self.pay(w, there, job, day))  # the first of equals
+
     def pay(self, w: Worker, there: int, job: int, day: Today) -> float:
         """Monthly net pay abroad in a given job."""
         place, taxes = self.places[there], self.m.behaviour.taxes
@@ -313,7 +333,8 @@ class ReferenceRules(Rules):
         v += u.language * place.russian_language
         if abroad:
             v += u.diaspora * math.log1p(day.russians[there] / DIASPORA_UNIT)
-        v += u.contacts * day.circle_share[w.circle][there]
+        if abroad:
+            v += u.contacts * day.circle_share[w.circle][there]  # contacts already there
         if w.family == there:
             v += u.family
         if w.it:
@@ -330,7 +351,9 @@ class ReferenceRules(Rules):
         if there != here:
             savings = max(self.savings_today(w, day), 0.0)
             v -= u.switching + u.border_wait * day.wait[here][there]
-            v -= u.travel_cost * day.trip_cost[here][there] / (savings + 100.0)
+            trip = day.trip_cost[here][there]
+            if math.isfinite(trip):  # with no open route the place is out of reach anyway
+                v -= u.travel_cost * trip / (savings + 100.0)
         if not abroad:
             v -= u.mobilisation * self.call_up_risk(w, day) * w.risk_aversion
             v -= u.repression * w.opposed * day.repression

@@ -141,6 +141,11 @@ def test_jobs_and_incomes_agree(case: str) -> None:
     w = model.workers
     here, job = w.location[out], w.job[out]
     np.testing.assert_allclose(fast.job_income(out, here, job, market), slow.job_income(out, here, job, market))
+    for where in range(1, len(model.locations)):  # the job taken on arrival, with and without a local offer
+        dest_one = np.full(len(idx), where)
+        found = (idx % 2).astype(bool)
+        taken = fast.take_job(idx, dest_one, found, market), slow.take_job(idx, dest_one, found, market)
+        np.testing.assert_array_equal(*taken)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -150,6 +155,7 @@ def test_utilities_agree(case: str) -> None:
     fast_v, slow_v = fast.utilities(idx, market), slow.utilities(idx, market)
     reachable = fast.feasible(idx, market, np.zeros(len(idx), dtype=bool))
     assert np.isfinite(fast_v[reachable]).all()
+    np.testing.assert_allclose(fast_v[reachable], slow_v[reachable], rtol=RTOL, atol=1e-9)
     np.testing.assert_allclose(fast_v, slow_v, rtol=RTOL, atol=1e-9)
 
 

@@ -1,0 +1,111 @@
+"""Calibration recovers known parameters, reproduces itself, and reads targets strictly."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.calibrate import Calibration, EvaluationLog, loss
+from experiments.ensemble import ensemble
+from experiments.targets import Target, TargetsError, load_targets
+
+BASE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_inputs.toml"
+TRUTH = {"behaviour.hazard.base_it": 1.5e-4, "policy.invasion.level": 1.4}
+WINDOWS = [("first_month", "2022-02-24", "2022-03-22"), ("april", "2022-04-01", "2022-04-30")]
+SEEDS, SCALE, DAYS = (0, 1), 0.005, 66
+FEW_OTHERS = {"population.other.persons": 8_000_000}  # IT targets only: keep the other segment small
+HEADER = ["id", "segment", "measure", "date_start", "date_end", "value", "low", "high", "weight", "source"]
+TOLERANCE = 0.15  # relative error allowed on each recovered parameter
+
+
+def _synthetic(tmp_path: Path) -> Path:
+    """A scenario whose targets are the model's own output at TRUTH (+-3%), for IT workers."""
+    proto = [
+        Target(i, "it", "gross_departures", dt.date.fromisoformat(a), dt.date.fromisoformat(b), 1, 1, 1, 1, "synthetic")
+        for i, a, b in WINDOWS
+    ]
+    values = ensemble(BASE, {**TRUTH, **FEW_OTHERS, "scenario.days": DAYS}, SEEDS, SCALE, proto)
+    with (tmp_path / "targets.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for i, a, b in WINDOWS:
+            v = float(np.mean(values[i]))
+            writer.writerow([i, "it", "gross_departures", a, b, v, 0.97 * v, 1.03 * v, 1, "synthetic"])
+    scenario = tmp_path / "synthetic.toml"
+    scenario.write_text(
+        f'[scenario]\nextends = "{BASE}"\nname = "synthetic"\ndays = {DAYS}\ntargets = "targets.csv"\n'
+        f"[population.other]\npersons = {FEW_OTHERS['population.other.persons']}\n"
+    )
+    return scenario
+
+
+def _fit(scenario: Path, out: Path, workers: int, popsize: int = 5, maxiter: int = 12) -> tuple[dict, float]:
+    with Calibration(scenario, out, seeds=SEEDS, scale=SCALE, workers=workers, only=list(TRUTH)) as cal:
+        x, value = cal.fit(seed=3, popsize=popsize, maxiter=maxiter)
+        return cal.overrides(x), value
+
+
+def test_calibration_recovers_known_parameters(tmp_path: Path) -> None:
+    scenario = _synthetic(tmp_path)
+    fitted, value = _fit(scenario, tmp_path / "fit", workers=2)
+    for path, true in TRUTH.items():
+        assert fitted[path] == pytest.approx(true, rel=TOLERANCE), (path, fitted[path], true)
+    assert value < 0.01
+
+
+def test_calibration_reproduces_and_resumes(tmp_path: Path) -> None:
+    """The same seed gives the same parameters bit for bit, on 2 processes or 1, fresh or resumed."""
+    scenario = _synthetic(tmp_path)
+    fitted, value = _fit(scenario, tmp_path / "first", workers=2, popsize=3, maxiter=3)
+    again, value_again = _fit(scenario, tmp_path / "second", workers=1, popsize=3, maxiter=3)
+    assert again == fitted and value_again == value
+    log = tmp_path / "first" / "evaluations.jsonl"
+    lines = log.read_text().count("\n")
+    resumed, _ = _fit(scenario, tmp_path / "first", workers=1, popsize=3, maxiter=3)
+    assert resumed == fitted
+    assert log.read_text().count("\n") == lines  # nothing ran again
+
+
+def test_a_line_cut_by_a_kill_is_run_again(tmp_path: Path) -> None:
+    log = EvaluationLog(tmp_path / "evaluations.jsonl")
+    log.add({"key": "fit:1.0", "loss": 0.5})
+    with (tmp_path / "evaluations.jsonl").open("a") as fh:
+        fh.write('{"key": "fit:2.0", "lo')  # killed mid-write
+    again = EvaluationLog(tmp_path / "evaluations.jsonl")
+    assert set(again.records) == {"fit:1.0"}
+    assert json.loads((tmp_path / "evaluations.jsonl").read_text().splitlines()[0])["loss"] == 0.5
+
+
+def test_loss_is_zero_inside_ranges_and_grows_outside() -> None:
+    day = dt.date(2022, 3, 1)
+    target = Target("t", "all", "gross_departures", day, day, 100.0, 80.0, 120.0, 1.0, "s")
+    assert loss([target], {"t": [100.0]}) == 0.0
+    inside = loss([target], {"t": [115.0]})
+    outside = loss([target], {"t": [150.0]})
+    assert 0 < inside < 0.001 < outside
+    assert loss([target], {"t": [200.0]}) > outside
+
+
+def test_targets_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "t.csv"
+    header = "id,segment,measure,date_start,date_end,value,low,high,weight,source\n"
+    bad.write_text(header + "x,it,gross_departures,2022-03-01,2022-03-05,10,20,30,1,s\n")
+    with pytest.raises(TargetsError, match=r"t\.csv, line 2: fields low/value/high"):
+        load_targets(bad)
+    bad.write_text(header + "x,tech,gross_departures,2022-03-01,2022-03-05,10,5,30,1,s\n")
+    with pytest.raises(TargetsError, match=r"line 2: field segment: expected one of"):
+        load_targets(bad)
+    bad.write_text(header + "x,it,gross_departures,March,2022-03-05,10,5,30,1,s\n")
+    with pytest.raises(TargetsError, match=r"field date_start: expected a date"):
+        load_targets(bad)
+    bad.write_text("id,segment\n")
+    with pytest.raises(TargetsError, match=r"missing column"):
+        load_targets(bad)
+    bad.write_text(header + "x,it,gross_departures,2021-03-01,2022-03-05,10,5,30,1,s\n")
+    with pytest.raises(TargetsError, match=r"expected within the run"):
+        load_targets(bad, dt.date(2022, 2, 24), 730)
