@@ -52,12 +52,14 @@ def run_scenario(
     scale: float = 1.0,
     out: str | Path | None = None,
     progress: bool = True,
+    plot: bool = True,
     **overrides: Any,
 ) -> Path:
     """Run `scenario` and write its folder to `out` (default `runs/<name>-seed<N>`); return the folder.
 
     `overrides` set scenario fields by dotted path (pass a dict with `**`) or
-    with `__` (`behaviour__hazard__alarm=2.0`). Raises `ScenarioError` for a
+    with `__` (`behaviour__hazard__alarm=2.0`). `plot=False` leaves out
+    `outflow.png` (batches, where drawing takes longer than a small run). Raises `ScenarioError` for a
     bad scenario, `TargetsError` for a bad targets file and `OutputError` for an
     unusable `out`, all before running.
     """
@@ -101,7 +103,8 @@ def run_scenario(
     with staged_dir(out) as staging:
         for file, text in tables.items():
             (staging / file).write_text(text, encoding="utf-8", newline="")
-        plot_outflow(staging / "daily.csv", targets, staging / "outflow.png", _title(name, seed, scale))
+        if plot:
+            plot_outflow(staging / "daily.csv", targets, staging / "outflow.png", _title(name, seed, scale))
         record["finished"] = utc_now()
         record["elapsed_seconds"] = round(time.perf_counter() - clock, 3)
         record["scenario"] = resolved.as_dict()
