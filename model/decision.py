@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.locations import ENTRY_KINDS, HOME
-from model.population import FOREIGN, GREY, IT, NO_WORK, RELOCATED, REMOTE_RU
+from model.population import FOREIGN, GREY, IT, JOB_STATUS, NO_WORK, RELOCATED, REMOTE_RU
 
 if TYPE_CHECKING:
     from model.model import RelocationModel
@@ -144,7 +144,7 @@ class Rules:
         remote_ok = w.remote[idx][:, None] & np.ones_like(dest, dtype=bool)
         remote = np.where(remote_ok, wage * (1.0 - penalty), 0.0)
         grey = np.where(remote_ok & w.grey_ok[idx][:, None] & (penalty > 0), wage * (1.0 - tax.grey_discount), 0.0)
-        factor = np.array([s.local_wage_factor for s in m.segment_specs])[w.segment[idx]][:, None]
+        factor = m.local_wage_factor[w.segment[idx]][:, None]
         foreign = loc.wage_local[dest] * factor * (1.0 - loc.income_tax_it[dest]) * loc.job_finding[dest]
         firm = w.firm[idx]
         firm_loc = np.where(firm >= 0, m.firms.location[np.maximum(firm, 0)], HOME)[:, None]
@@ -175,27 +175,28 @@ class Rules:
                 remote & w.grey_ok[idx] & (m.timeline.penalty_tax[t] > 0),
             ]
         )
-        pay = np.stack([self.job_income(idx, dest, np.full(len(idx), c), market) for c in codes])
+        pay = self.pay_by_job(idx, dest, market)[codes]
         best = np.where(open_to, pay, -np.inf).argmax(axis=0)
         return codes[best]
 
-    def job_income(self, idx: np.ndarray, loc: np.ndarray, job: np.ndarray, market: Market) -> np.ndarray:
-        """Monthly net income today of workers abroad in their current job."""
+    def pay_by_job(self, idx: np.ndarray, loc: np.ndarray, market: Market) -> np.ndarray:
+        """[job status, agent]: monthly net pay abroad at `loc` in each job status (0 at home, without work)."""
         m = self.m
         w, locs, tl, t = m.workers, m.locations, m.timeline, market.day
         tax = m.behaviour.taxes
         wage = w.wage[idx].astype(np.float64)
-        factor = np.array([s.local_wage_factor for s in m.segment_specs])[w.segment[idx]]
-        return np.select(
-            [job == REMOTE_RU, job == GREY, job == RELOCATED, job == FOREIGN],
-            [
-                wage * (1.0 - tl.penalty_tax[t]),
-                wage * (1.0 - tax.grey_discount),
-                wage * (1.0 - locs.income_tax_it[loc]) / (1.0 - tax.income_tax),
-                locs.wage_local[loc] * factor * (1.0 - locs.income_tax_it[loc]),
-            ],
-            0.0,
-        )
+        factor = m.local_wage_factor[w.segment[idx]]
+        local_tax = locs.income_tax_it[loc]
+        pay = np.zeros((len(JOB_STATUS), len(idx)))
+        pay[REMOTE_RU] = wage * (1.0 - tl.penalty_tax[t])
+        pay[GREY] = wage * (1.0 - tax.grey_discount)
+        pay[RELOCATED] = wage * (1.0 - local_tax) / (1.0 - tax.income_tax)
+        pay[FOREIGN] = locs.wage_local[loc] * factor * (1.0 - local_tax)
+        return pay
+
+    def job_income(self, idx: np.ndarray, loc: np.ndarray, job: np.ndarray, market: Market) -> np.ndarray:
+        """Monthly net income today of workers abroad in their current job."""
+        return self.pay_by_job(idx, loc, market)[job, np.arange(len(idx))]
 
     def home_income(self, idx: np.ndarray, market: Market) -> np.ndarray:
         m = self.m

@@ -89,6 +89,7 @@ class RelocationModel(mesa.Model):
         self.behaviour = scenario.behaviour
         self.firms_spec = scenario.firms
         self.segment_specs = [scenario.population[s] for s in SEGMENTS]
+        self.local_wage_factor = np.array([spec.local_wage_factor for spec in self.segment_specs])
         self.locations = build_locations(scenario)
         self.codes = self.locations.codes
         self.routes = build_routes(scenario, self.codes)
