@@ -170,6 +170,11 @@ class Calibration:
     def overrides(self, x: Sequence[float]) -> dict[str, float]:
         return {p.path: p.value(v) for p, v in zip(self.params, x, strict=True)}
 
+    def jobs(self, x: Sequence[float], seeds: Iterable[int], scale: float, days: int) -> list[Job]:
+        """One run per seed of the scenario with parameters `x`."""
+        overrides = tuple(sorted(self.overrides(x).items()))
+        return [Job(str(self.scenario_file), overrides, s, scale, days) for s in seeds]
+
     # evaluation -------------------------------------------------------------
     def evaluate(
         self, xs: Sequence[Sequence[float]], stage: str, seeds: Sequence[int] | None = None, scale: float | None = None
@@ -180,11 +185,7 @@ class Calibration:
         keys = [EvaluationLog.key(f"{stage}@{scale}x{len(seeds)}", x) for x in xs]
         todo = [(k, x) for k, x in zip(keys, xs, strict=True) if k not in self.log.records]
         todo = list(dict(todo).items())
-        jobs = [
-            (Job(str(self.scenario_file), tuple(sorted(self.overrides(x).items())), s, scale, self.days), self.targets)
-            for _, x in todo
-            for s in seeds
-        ]
+        jobs = [(job, self.targets) for _, x in todo for job in self.jobs(x, seeds, scale, self.days)]
         results = self._map(_run_job_star, jobs)
         for n, (key, x) in enumerate(todo):
             runs = results[n * len(seeds) : (n + 1) * len(seeds)]
@@ -269,10 +270,7 @@ class Calibration:
         rng = np.random.default_rng(seed)
         chosen = particles[rng.choice(len(particles), size=draws, p=weights)]
         days = self.days + 31
-        jobs = [
-            Job(str(self.scenario_file), tuple(sorted(self.overrides(x).items())), 20_000 + i, self.scale, days)
-            for i, x in enumerate(chosen)
-        ]
+        jobs = [self.jobs(x, [20_000 + i], self.scale, days)[0] for i, x in enumerate(chosen)]
         curves = np.stack(self._map(run_daily_outflow, jobs))
         values = {t.id: [] for t in self.targets}
         for curve in curves:

@@ -35,22 +35,24 @@ def horizon(targets: Sequence[Target], start: Any) -> int:
     return max((t.date_end - start).days for t in targets) + 1
 
 
-def run_job(job: Job, targets: Sequence[Target]) -> dict[str, float]:
-    """Run once; return each target's model figure (persons)."""
+def run_model(job: Job) -> RelocationModel:
+    """Build the job's model and run it to its horizon."""
     overrides = dict(job.overrides)
     if job.days is not None:
         overrides["scenario.days"] = job.days
-    model = RelocationModel(job.scenario, rng=job.seed, scale=job.scale, **overrides).run()
+    return RelocationModel(job.scenario, rng=job.seed, scale=job.scale, **overrides).run()
+
+
+def run_job(job: Job, targets: Sequence[Target]) -> dict[str, float]:
+    """Run once; return each target's model figure (persons)."""
+    model = run_model(job)
     per_agent = model.workers.persons_per_agent
     return {t.id: t.model_value(model.tally, model.scenario.start, per_agent, model.codes) for t in targets}
 
 
 def run_daily_outflow(job: Job) -> np.ndarray:
     """Daily departures from Russia in persons, [day, segment]."""
-    overrides = dict(job.overrides)
-    if job.days is not None:
-        overrides["scenario.days"] = job.days
-    model = RelocationModel(job.scenario, rng=job.seed, scale=job.scale, **overrides).run()
+    model = run_model(job)
     return model.tally.departures[:, 0, :] * model.workers.persons_per_agent[None, :]
 
 

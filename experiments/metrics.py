@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.ensemble import Job
+from experiments.ensemble import Job, run_model
 from model import RelocationModel
 from model.population import JOB_STATUS
 
@@ -156,8 +156,4 @@ def evaluate(model: RelocationModel, names: Sequence[str]) -> dict[str, float]:
 
 def run_metrics(job: Job, names: Sequence[str]) -> dict[str, float]:
     """Run a job and return its metrics (a top-level function, for worker processes)."""
-    overrides = dict(job.overrides)
-    if job.days is not None:
-        overrides["scenario.days"] = job.days
-    model = RelocationModel(job.scenario, rng=job.seed, scale=job.scale, **overrides).run()
-    return evaluate(model, names)
+    return evaluate(run_model(job), names)
