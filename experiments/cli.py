@@ -15,11 +15,12 @@ import sys
 from collections.abc import Sequence
 
 from experiments import commands
+from experiments.metrics import MetricError
 from experiments.outdir import OutputError
 from experiments.targets import TargetsError
 from model import ScenarioError
 
-USER_ERRORS: tuple[type[Exception], ...] = (ScenarioError, TargetsError, OutputError)
+USER_ERRORS: tuple[type[Exception], ...] = (ScenarioError, TargetsError, OutputError, MetricError)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
