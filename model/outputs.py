@@ -37,7 +37,7 @@ class Tally:
     departures: np.ndarray = field(init=False)
     onward: np.ndarray = field(init=False)  # departures from a destination to another
     queue: np.ndarray = field(init=False)  # [day, route] persons waiting at the end of the day
-    jobs: np.ndarray = field(init=False)  # [day, segment, job status] persons abroad
+    jobs: np.ndarray = field(init=False)  # [day, segment, job status] agents (at_home included)
     firm_relocations: np.ndarray = field(init=False)  # [day, loc] firms
     tax: np.ndarray = field(init=False)  # [day, segment, term] USD
     fare: np.ndarray = field(init=False)  # [day] air fare multiplier
