@@ -57,6 +57,18 @@ def parse(name: str) -> Metric:
     return Metric(name, kind, tuple(args))
 
 
+def check_names(names: Sequence[str]) -> list[str]:
+    """Metric names as a design file gives them: each readable, none twice (a pydantic field validator)."""
+    for name in names:
+        try:
+            parse(name)
+        except MetricError as err:
+            raise ValueError(str(err)) from None
+    if len(set(names)) != len(names):
+        raise ValueError("expected each metric once")
+    return list(names)
+
+
 def _day(model: RelocationModel, text: str) -> int:
     try:
         day = (dt.date.fromisoformat(text) - model.scenario.start).days

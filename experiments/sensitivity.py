@@ -67,7 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tqdm import tqdm
 
 from experiments.ensemble import Job
-from experiments.metrics import MetricError, evaluate, parse, run_metrics
+from experiments.metrics import MetricError, check_names, evaluate, parse, run_metrics
 from experiments.outdir import OutputError, swap_in
 from experiments.provenance import git_state, utc_now, versions
 from model import RelocationModel, ScenarioError, load_scenario
@@ -108,14 +108,7 @@ class Settings(_Strict):
     @field_validator("outputs")
     @classmethod
     def _metrics(cls, value: list[str]) -> list[str]:
-        for name in value:
-            try:
-                parse(name)
-            except MetricError as err:
-                raise ValueError(str(err)) from None
-        if len(set(value)) != len(value):
-            raise ValueError("an output is named twice")
-        return value
+        return check_names(value)
 
 
 class SobolSettings(_Strict):

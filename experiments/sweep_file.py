@@ -52,7 +52,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from experiments.metrics import MetricError, parse
+from experiments.metrics import check_names
 from model.scenario import ScenarioError, get_path, read_raw, set_path, validate
 
 Method = Literal["grid", "lhs", "sobol", "saltelli", "morris"]
@@ -89,14 +89,7 @@ class Meta(_Strict):
     @field_validator("metrics")
     @classmethod
     def _metrics(cls, value: list[str]) -> list[str]:
-        for name in value:
-            try:
-                parse(name)
-            except MetricError as err:
-                raise ValueError(str(err)) from None
-        if len(set(value)) != len(value):
-            raise ValueError("expected each metric once")
-        return value
+        return check_names(value)
 
     @property
     def seed_list(self) -> list[int]:
