@@ -55,8 +55,9 @@ from tqdm import tqdm
 
 from experiments.ensemble import Job
 from experiments.outdir import swap_in
+from experiments.pool import default_workers
 from experiments.provenance import git_state, utc_now, versions
-from experiments.sensitivity import check_replaceable, default_workers, execute, run_job
+from experiments.sensitivity import check_replaceable, execute, run_job
 from model import ScenarioError, load_scenario
 
 DRIVERS_FILE = Path(__file__).resolve().with_name("drivers.toml")

@@ -36,6 +36,17 @@ def assignment(text: str) -> tuple[str, Any]:
     return key, literal(value.strip())
 
 
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (seeds, workers)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)

@@ -69,6 +69,7 @@ from tqdm import tqdm
 from experiments.ensemble import Job
 from experiments.metrics import MetricError, check_names, evaluate, parse, run_metrics
 from experiments.outdir import OutputError, swap_in
+from experiments.pool import default_workers, process_pool, stop
 from experiments.provenance import git_state, utc_now, versions
 from model import RelocationModel, ScenarioError, load_scenario
 from model.scenario import get_path
@@ -402,8 +403,6 @@ def execute(todo: list[Task], workers: int, fn: Callable[[Task], Any] = _execute
     if workers <= 1 or len(todo) <= 1:
         yield from map(fn, todo)
         return
-    from experiments.pool import process_pool, stop
-
     pool = process_pool(min(workers, len(todo)))
     try:
         pending: set[Future] = {pool.submit(fn, t) for t in todo}
@@ -425,12 +424,6 @@ def check_replaceable(out: Path, marker: str) -> None:
         raise OutputError(f"{out}: exists and is not a folder; not replacing it")
     if any(out.iterdir()) and not (out / marker).is_file():
         raise OutputError(f"{out}: exists and does not hold such a result ({marker} missing); not replacing it")
-
-
-def default_workers() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 @dataclass

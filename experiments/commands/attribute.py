@@ -7,17 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from experiments.options import positive_float
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
+from experiments.options import positive_float, positive_int
 
 
 def _date(text: str) -> dt.date:
@@ -47,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced if it holds an attribution)")
-    parser.add_argument("--seeds", type=_positive_int, default=3, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--scale", type=positive_float, default=0.01, help="share of the agents (default 0.01)")
-    parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--until", type=_date, default=None, help="last date to run to (default: the horizon)")
     parser.add_argument(
         "--at",

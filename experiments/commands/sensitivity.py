@@ -6,15 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
+from experiments.options import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("spec", type=Path, metavar="SPEC", help="design file (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced if it holds such a result)")
-    parser.add_argument("--workers", type=_workers, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handle)
 
