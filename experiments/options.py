@@ -66,6 +66,11 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
         help="scenario TOML file (default: scenarios/baseline.toml)",
     )
     parser.add_argument("--scale", type=positive_float, default=1.0, help="share of the agents to simulate (default 1)")
+    add_set_option(parser, "override a scenario field, e.g. --set behaviour.hazard.alarm=2.0")
+
+
+def add_set_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--set KEY=VALUE`, repeatable; `what` says what it overrides."""
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -73,7 +78,7 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
         type=assignment,
         action="append",
         default=[],
-        help="override a scenario field, e.g. --set behaviour.hazard.alarm=2.0 (repeatable; value as TOML literal)",
+        help=f"{what} (repeatable; value as TOML literal)",
     )
 
 

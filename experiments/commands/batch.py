@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.options import assignment, positive_float, positive_int
+from experiments.options import add_set_option, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,15 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--scale", type=positive_float, default=1.0, help="share of the agents to simulate (default 1)")
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        metavar="KEY=VALUE",
-        type=assignment,
-        action="append",
-        default=[],
-        help="override a field of every scenario, e.g. --set scenario.days=365 (repeatable; value as TOML literal)",
-    )
+    add_set_option(parser, "override a field of every scenario, e.g. --set scenario.days=365")
     parser.add_argument("--plots", action="store_true", help="also draw outflow.png for each run (slower)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handle)
