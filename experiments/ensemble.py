@@ -56,6 +56,15 @@ def run_daily_outflow(job: Job) -> np.ndarray:
     return model.tally.departures[:, 0, :] * model.workers.persons_per_agent[None, :]
 
 
+def run_outflow_and_targets(args: tuple[Job, Sequence[Target]]) -> tuple[np.ndarray, dict[str, float]]:
+    """One run's daily departures [day, segment] and every target's figure, in persons."""
+    job, targets = args
+    model = run_model(job)
+    per_agent = model.workers.persons_per_agent
+    curve = model.tally.departures[:, 0, :] * per_agent[None, :]
+    return curve, {t.id: t.model_value(model.tally, model.scenario.start, per_agent, model.codes) for t in targets}
+
+
 def _run_job_star(args: tuple[Job, Sequence[Target]]) -> dict[str, float]:
     return run_job(*args)
 

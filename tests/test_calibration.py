@@ -91,6 +91,13 @@ def test_loss_is_zero_inside_ranges_and_grows_outside() -> None:
     assert loss([target], {"t": [200.0]}) > outside
 
 
+def test_loss_pulls_toward_the_middle_of_the_range_not_an_edge_value() -> None:
+    """A figure reported as "more than 260,000" (range 260-400k): the fit should not hug 260k."""
+    day = dt.date(2022, 9, 21)
+    target = Target("t", "all", "gross_departures", day, day, 260.0, 260.0, 400.0, 1.0, "s")
+    assert loss([target], {"t": [330.0]}) < loss([target], {"t": [265.0]}) < loss([target], {"t": [250.0]})
+
+
 def test_targets_errors_name_file_line_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "t.csv"
     header = "id,segment,measure,date_start,date_end,value,low,high,weight,source\n"

@@ -19,8 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("scenario", type=Path, help="input scenario with [free_parameters] and scenario.targets")
     parser.add_argument("--out", type=Path, required=True, help="output folder; re-running with it resumes")
     parser.add_argument("--seed", type=int, default=0, help="seed of the optimiser and the ABC (default 0)")
-    parser.add_argument("--seeds", type=int, default=3, help="model seeds per evaluation (default 3)")
-    parser.add_argument("--scale", type=positive_float, default=0.02, help="scale of fitting runs (default 0.02)")
+    parser.add_argument("--seeds", type=int, default=4, help="model seeds per evaluation (default 4)")
+    parser.add_argument(
+        "--scale",
+        type=positive_float,
+        default=0.05,
+        help="scale of fitting runs (default 0.05; fit.md tests it for bias)",
+    )
     parser.add_argument("--popsize", type=int, default=6, help="differential evolution population per parameter")
     parser.add_argument("--maxiter", type=int, default=12, help="differential evolution generations")
     parser.add_argument("--abc-population", type=int, default=40, help="ABC particles per generation (0: no ABC)")
