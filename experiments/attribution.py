@@ -43,7 +43,6 @@ import shutil
 import tempfile
 import textwrap
 import time
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +58,7 @@ from experiments.pool import default_workers
 from experiments.provenance import git_state, utc_now, versions
 from experiments.sensitivity import check_replaceable, execute, run_job
 from model import ScenarioError, load_scenario
+from model.files import field_errors, read_toml
 
 DRIVERS_FILE = Path(__file__).resolve().with_name("drivers.toml")
 MARKER = "attribution.json"
@@ -93,13 +93,7 @@ class Driver:
 def load_drivers(path: str | Path = DRIVERS_FILE, names: Sequence[str] | None = None) -> list[Driver]:
     """The drivers of a drivers file, all or the `names` asked for (in that order)."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise AttributionError(f"{path}: drivers file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise AttributionError(f"{path}: not valid TOML: {err}") from None
+    raw, _ = read_toml(path, "drivers file", AttributionError)
     drivers = []
     for name, table in raw.items():
         if not isinstance(table, dict):
@@ -107,8 +101,7 @@ def load_drivers(path: str | Path = DRIVERS_FILE, names: Sequence[str] | None = 
         try:
             spec = _DriverSpec.model_validate(table)
         except ValidationError as err:
-            lines = [f"  field {name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-            raise AttributionError(f"{path}: invalid driver\n" + "\n".join(lines)) from None
+            raise AttributionError(f"{path}: invalid driver\n" + field_errors(err, prefix=f"{name}.")) from None
         drivers.append(Driver(name, spec.label, spec.description, dict(spec.off), spec.counterfactual))
     if names is None:
         chosen = drivers

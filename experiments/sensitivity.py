@@ -54,7 +54,6 @@ import shutil
 import tempfile
 import textwrap
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -72,6 +71,7 @@ from experiments.outdir import OutputError, swap_in
 from experiments.pool import default_workers, process_pool, stop
 from experiments.provenance import git_state, utc_now, versions
 from model import RelocationModel, ScenarioError, load_scenario
+from model.files import field_errors, read_toml
 from model.scenario import get_path
 
 MARKER = "sensitivity.json"
@@ -218,30 +218,14 @@ class Design:
         return list(range(first, first + s.seeds))
 
 
-def _field_errors(err: ValidationError) -> list[str]:
-    lines = []
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        got = e.get("input")
-        got_text = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"
-        lines.append(f"  field {field}: {e['msg']}{got_text}")
-    return lines
-
-
 def load_design(path: str | Path) -> Design:
     """Read and validate a design file; every error names the file, the field and what was expected."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise SensitivityError(f"{path}: design file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise SensitivityError(f"{path}: not valid TOML: {err}") from None
+    raw, _ = read_toml(path, "design file", SensitivityError)
     try:
         spec = Spec.model_validate(raw)
     except ValidationError as err:
-        raise SensitivityError(f"{path}: invalid sensitivity design\n" + "\n".join(_field_errors(err))) from None
+        raise SensitivityError(f"{path}: invalid sensitivity design\n" + field_errors(err)) from None
 
     settings = spec.sensitivity
     scenario_file = Path(settings.scenario)

@@ -44,7 +44,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +52,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from experiments.metrics import check_names
+from model.files import field_errors, read_toml
 from model.scenario import ScenarioError, get_path, read_raw, set_path, validate
 
 Method = Literal["grid", "lhs", "sobol", "saltelli", "morris"]
@@ -220,17 +220,6 @@ class Sweep:
         return [p.path for p in self.spec.parameter]
 
 
-def _errors(err: ValidationError, source: Path) -> SweepError:
-    lines = []
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        got = e.get("input")
-        got_text = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        message = e["msg"].removeprefix("Value error, ")
-        lines.append(f"  field {field}: {message}{got_text}")
-    return SweepError(f"{source}: invalid sweep file\n" + "\n".join(lines))
-
-
 def unit_design(spec: SweepSpec) -> np.ndarray:
     """The sampled design in [0, 1]^d, [point, parameter]."""
     d, n, seed = len(spec.parameter), spec.design.samples or 0, spec.design.seed
@@ -273,18 +262,11 @@ def run_id(point: int, seed: int, n_points: int) -> str:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check a sweep file and the base scenario it names; raise SweepError or ScenarioError."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SweepError(f"{path}: sweep file not found") from None
-    try:
-        raw = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SweepError(f"{path}: not valid TOML: {err}") from None
+    raw, data = read_toml(path, "sweep file", SweepError)
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as err:
-        raise _errors(err, path) from None
+        raise SweepError(f"{path}: invalid sweep file\n" + field_errors(err)) from None
     scenario_file = (path.resolve().parent / spec.sweep.scenario).resolve()
     if not scenario_file.is_file():
         raise SweepError(f"{path}: field sweep.scenario: scenario file {scenario_file} not found")

@@ -18,11 +18,12 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from model.files import field_errors, read_toml
 
 ISO_CODE = r"^[A-Z]{2}$"
 Segment = Literal["it", "other"]
@@ -336,13 +337,7 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in _seen:
         chain = " -> ".join(p.name for p in (*_seen, path))
         raise ScenarioError(f"{path}: scenario.extends makes a cycle ({chain})")
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: scenario file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
+    raw, _ = read_toml(path, "scenario file", ScenarioError)
     meta = raw.get("scenario", {})
     parent = meta.get("extends") if isinstance(meta, dict) else None
     if parent is None:
@@ -367,13 +362,7 @@ def validate(raw: dict[str, Any], source: str) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            got = e.get("input")
-            got_text = "" if isinstance(got, dict) else f" (got {got!r})"
-            lines.append(f"  field {field}: {e['msg']}{got_text}")
-        raise ScenarioError(f"{source}: invalid scenario\n" + "\n".join(lines)) from None
+        raise ScenarioError(f"{source}: invalid scenario\n" + field_errors(err)) from None
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
