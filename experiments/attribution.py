@@ -39,8 +39,6 @@ import datetime as dt
 import io
 import json
 import math
-import shutil
-import tempfile
 import textwrap
 import time
 from collections.abc import Sequence
@@ -53,10 +51,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tqdm import tqdm
 
 from experiments.ensemble import Job
-from experiments.outdir import swap_in
+from experiments.outdir import check_replaceable, staged_dir
 from experiments.pool import default_workers
 from experiments.provenance import git_state, utc_now, versions
-from experiments.sensitivity import check_replaceable, execute, run_job
+from experiments.sensitivity import execute, run_job
 from model import ScenarioError, load_scenario
 from model.files import field_errors, read_toml
 
@@ -318,12 +316,10 @@ def write_attribution(
     """Write attribution.csv, attribution.png/.svg and attribution.json to `out`, all at once."""
     clock = time.perf_counter()
     out = Path(out)
-    check_replaceable(out, MARKER)
+    check_replaceable(out, MARKER, "an attribution")
     at = default_date(result) if at is None else (dt.date.fromisoformat(at) if isinstance(at, str) else at)
     result.day(at)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
+    with staged_dir(out, MARKER, "an attribution") as staging:
         (staging / "attribution.csv").write_text(attribution_table(result), encoding="utf-8", newline="")
         plot_attribution(result, staging / "attribution.png", at)
         record = {
@@ -355,11 +351,6 @@ def write_attribution(
         }
         text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
         (staging / MARKER).write_text(text, encoding="utf-8")
-        check_replaceable(out, MARKER)
-        swap_in(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 
@@ -386,7 +377,7 @@ def run_attribution(
     """`exodus attribute`: check everything, run, write the folder; return it."""
     started = utc_now()
     out = Path(out)
-    check_replaceable(out, MARKER)
+    check_replaceable(out, MARKER, "an attribution")
     chosen = load_drivers(drivers_file, drivers)
     base = load_scenario(scenario)
     if at is not None:

@@ -16,8 +16,6 @@ and not noise). The batch folder is written all at once, like a run's:
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -26,22 +24,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from experiments.outdir import OutputError, swap_in
+from experiments.outdir import OutputError, check_replaceable, staged_dir
 from experiments.pool import default_workers, process_pool, stop
 from experiments.provenance import git_state, utc_now, versions
 from experiments.results import BATCH_MARKER, SUMMARY, load_runs, summary_table
 from experiments.run import run_scenario, targets_file
 from model import load_scenario
-
-
-def check_batch_replaceable(out: Path) -> None:
-    """A batch replaces only an empty folder or a previous batch: a mistyped --out must not delete work."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise OutputError(f"{out}: exists and is not a folder; not replacing it")
-    if any(out.iterdir()) and not (out / BATCH_MARKER).is_file():
-        raise OutputError(f"{out}: exists and does not hold a batch ({BATCH_MARKER} missing); not replacing it")
 
 
 def _run_one(job: tuple[str, int, float, str, bool, dict[str, Any]]) -> tuple[str, int, float]:
@@ -84,7 +72,7 @@ def run_batch(
     if not seeds:
         raise OutputError("a batch needs at least one seed")
     overrides = dict(overrides or {})
-    check_batch_replaceable(out)
+    check_replaceable(out, BATCH_MARKER, "a batch")
     specs = []
     for path in scenarios:  # every scenario is checked before anything runs
         resolved = load_scenario(path, overrides)
@@ -96,9 +84,7 @@ def run_batch(
         raise OutputError(f"scenario name(s) {', '.join(repeated)} given twice: each scenario gets a folder by name")
     workers = workers or default_workers()
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
+    with staged_dir(out, BATCH_MARKER, "a batch") as staging:
         jobs = [
             (path, seed, scale, str(staging / name / f"seed{seed}"), plots, overrides)
             for (path, _), name in zip(specs, names, strict=True)
@@ -142,9 +128,4 @@ def run_batch(
         }
         text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
         (staging / BATCH_MARKER).write_text(text, encoding="utf-8")
-        check_batch_replaceable(out)  # again: somebody may have written there meanwhile
-        swap_in(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out

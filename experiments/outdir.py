@@ -23,25 +23,26 @@ class OutputError(ValueError):
     """The output folder cannot be used."""
 
 
-def check_replaceable(out: Path) -> None:
+def check_replaceable(out: Path, marker: str = RUN_MARKER, kind: str = "a run") -> None:
+    """Refuse `out` unless it is absent, empty, or holds a result of this kind (its `marker` file)."""
     if not out.exists():
         return
     if not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder; not replacing it")
-    if any(out.iterdir()) and not (out / RUN_MARKER).is_file():
-        raise OutputError(f"{out}: exists and does not hold a run ({RUN_MARKER} missing); not replacing it")
+    if any(out.iterdir()) and not (out / marker).is_file():
+        raise OutputError(f"{out}: exists and does not hold {kind} ({marker} missing); not replacing it")
 
 
 @contextlib.contextmanager
-def staged_dir(out: Path) -> Iterator[Path]:
+def staged_dir(out: Path, marker: str = RUN_MARKER, kind: str = "a run") -> Iterator[Path]:
     """Yield an empty folder to write into; on success it becomes `out`, on failure it is removed."""
     out = Path(out)
-    check_replaceable(out)
+    check_replaceable(out, marker, kind)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         yield staging
-        check_replaceable(out)  # again: somebody may have written there meanwhile
+        check_replaceable(out, marker, kind)  # again: somebody may have written there meanwhile
         swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

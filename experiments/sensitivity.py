@@ -50,8 +50,6 @@ import datetime as dt
 import importlib.metadata
 import json
 import math
-import shutil
-import tempfile
 import textwrap
 import time
 import warnings
@@ -67,7 +65,7 @@ from tqdm import tqdm
 
 from experiments.ensemble import Job
 from experiments.metrics import MetricError, check_names, evaluate, parse, run_metrics
-from experiments.outdir import OutputError, swap_in
+from experiments.outdir import check_replaceable, staged_dir
 from experiments.pool import default_workers, process_pool, stop
 from experiments.provenance import git_state, utc_now, versions
 from model import RelocationModel, ScenarioError, load_scenario
@@ -400,16 +398,6 @@ def execute(todo: list[Task], workers: int, fn: Callable[[Task], Any] = _execute
     pool.shutdown()
 
 
-def check_replaceable(out: Path, marker: str) -> None:
-    """Replace only an empty folder or a previous result of the same kind: a mistyped --out must not delete work."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise OutputError(f"{out}: exists and is not a folder; not replacing it")
-    if any(out.iterdir()) and not (out / marker).is_file():
-        raise OutputError(f"{out}: exists and does not hold such a result ({marker} missing); not replacing it")
-
-
 @dataclass
 class Result:
     design: Design
@@ -455,13 +443,11 @@ def run_sensitivity(
     started, clock = utc_now(), time.perf_counter()
     design = load_design(design_file)
     out = Path(out)
-    check_replaceable(out, MARKER)
+    check_replaceable(out, MARKER, "a sensitivity result")
     workers = workers or default_workers()
     result = compute(design, workers, progress)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
+    with staged_dir(out, MARKER, "a sensitivity result") as staging:
         (staging / "indices.csv").write_text(indices_table(result.indices), encoding="utf-8", newline="")
         (staging / "design.csv").write_text(design_table(result), encoding="utf-8", newline="")
         plot_sensitivity(result, staging / "sensitivity.png")
@@ -496,11 +482,6 @@ def run_sensitivity(
         }
         text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
         (staging / MARKER).write_text(text, encoding="utf-8")
-        check_replaceable(out, MARKER)
-        swap_in(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 
