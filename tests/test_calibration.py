@@ -116,3 +116,41 @@ def test_targets_errors_name_file_line_and_field(tmp_path: Path) -> None:
     bad.write_text(header + "x,it,gross_departures,2021-03-01,2022-03-05,10,5,30,1,s\n")
     with pytest.raises(TargetsError, match=r"expected within the run"):
         load_targets(bad, dt.date(2022, 2, 24), 730)
+
+
+def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Path) -> None:
+    """The whole pipeline at a tiny budget: every target gets a row, the fitted file loads and runs."""
+    from experiments.calibration_run import calibrate
+    from model import load_scenario
+
+    scenario = _synthetic(tmp_path)
+    installed = tmp_path / "installed" / "fitted.toml"
+    installed.parent.mkdir()
+    out = tmp_path / "cal"
+    result = calibrate(
+        scenario,
+        out,
+        seeds=2,
+        scale=SCALE,
+        popsize=1,
+        maxiter=1,
+        abc_population=4,
+        abc_generations=1,
+        draws=2,
+        check_seeds=2,
+        check_scale=2 * SCALE,
+        workers=1,
+        install=installed,
+        progress=False,
+    )
+    report = (out / "fit.md").read_text()
+    for name, *_ in WINDOWS:
+        assert report.count(f"| `{name}` |") == 2  # the targets table and the scale table
+    assert "Averaged relative difference" in report and "seed noise" in report
+    assert (out / "fit.png").stat().st_size > 10_000
+    for path in (result, installed):  # both load, extend the input, and carry the fitted values
+        fitted = load_scenario(path)
+        assert fitted.scenario.name == "synthetic"
+        assert fitted.calibration["scale"] == SCALE
+        assert 3e-5 <= fitted.behaviour.hazard.base_it <= 1e-3
+        assert (path.parent / fitted.scenario.targets).resolve() == (tmp_path / "targets.csv").resolve()
