@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from pathlib import Path
 
@@ -40,8 +41,9 @@ def calibrate(
     bar = tqdm(desc="calibrate", unit="eval", disable=not progress)
     calibration = Calibration(Path(scenario), out, seeds=tuple(range(seeds)), scale=scale, workers=workers)
     calibration.progress = bar.update
-    n_params = len(calibration.params)
-    bar.total = popsize * n_params * (maxiter + 1) + 2
+    # differential evolution's Sobol start rounds the population up to a power of two, and keeps that size
+    population = 2 ** math.ceil(math.log2(max(5, popsize * len(calibration.params))))
+    bar.total = population * (maxiter + 1) + 2
     with calibration:
         bar.set_description("calibrate: differential evolution")
         best, fit_loss = calibration.fit(seed=seed, popsize=popsize, maxiter=maxiter)
