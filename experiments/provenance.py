@@ -19,6 +19,9 @@ import numpy as np
 
 PACKAGE = "exodus-relocation"
 REPO = Path(__file__).resolve().parent.parent
+# What makes the numbers: a change elsewhere (tests, notebooks, output folders) does not make a result dirty,
+# so a calibration writing its log inside the checkout still records a clean commit.
+SOURCES = ("model", "experiments", "scenarios", "pyproject.toml")
 
 
 def utc_now() -> str:
@@ -56,9 +59,10 @@ def _git(*args: str, repo: Path) -> str | None:
 
 
 def git_state(repo: Path = REPO) -> dict[str, Any]:
-    """Commit of the checkout and whether it has uncommitted changes (`dirty`: results may not be reproducible)."""
+    """Commit of the checkout and whether its SOURCES have uncommitted changes (`dirty`: the commit alone
+    does not reproduce the result)."""
     commit = _git("rev-parse", "HEAD", repo=repo)
     if commit is None:
         return {"commit": "unknown", "dirty": None}
-    status = _git("status", "--porcelain", repo=repo)
+    status = _git("status", "--porcelain", "--", *SOURCES, repo=repo)
     return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
