@@ -165,6 +165,17 @@ def fit_markdown(
         )
     else:
         out.append("Every target with non-zero weight has its ensemble mean inside its accepted range.")
+    unfitted = [t for t in targets if t.weight == 0]
+    if unfitted:
+        out += ["", "Drawn, not fitted (weight 0): what the fitted model says of figures it was not asked to meet.", ""]
+        for t in unfitted:
+            mean = check_means[t.id]
+            where = "inside" if t.miss(mean) == 0 else ("above" if mean > t.high else "below")
+            place = f" in {t.location}" if t.location else ""
+            out.append(
+                f"- `{t.id}` ({t.measure.replace('_', ' ')}{place}): the model's {_fmt(mean)} is {where} the "
+                f"reported {_fmt(t.low)} – {_fmt(t.high)}. {t.note}"
+            )
     out += [
         "",
         "## Does the reduced scale bias the fit?",
