@@ -115,10 +115,13 @@ def fit_markdown(
         "",
         "## Targets",
         "",
-        "Model: ensemble mean of the check runs; 90% is the posterior-predictive interval (ABC particles re-run).",
+        "Model mean: ensemble mean of the check runs (fitted parameters). Seeds 90%: the spread of those runs, "
+        "noise alone. Posterior 90%: the posterior-predictive interval (ABC particles re-run), parameter "
+        "uncertainty and noise together.",
         "",
-        "| target | segment | window | weight | reported (range) | model mean | model 90% | in range | miss |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| target | segment | window | weight | reported (range) | model mean | seeds 90% | posterior 90% | in range "
+        "| miss |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in targets:
         mean = check_means[t.id]
@@ -126,9 +129,10 @@ def fit_markdown(
         pred = pred[np.isfinite(pred)]
         band = f"{_fmt(np.quantile(pred, 0.05))} – {_fmt(np.quantile(pred, 0.95))}" if len(pred) else "–"
         inside = "yes" if t.miss(mean) == 0 else "**no**"
+        seeds = f"{_fmt(np.quantile(check_values[t.id], 0.05))} – {_fmt(np.quantile(check_values[t.id], 0.95))}"
         out.append(
             f"| `{t.id}` | {t.segment} | {t.date_start} – {t.date_end} | {t.weight:g} | "
-            f"{_fmt(t.value)} ({_fmt(t.low)} – {_fmt(t.high)}) | {_fmt(mean)} | {band} | {inside} | "
+            f"{_fmt(t.value)} ({_fmt(t.low)} – {_fmt(t.high)}) | {_fmt(mean)} | {seeds} | {band} | {inside} | "
             f"{t.miss(mean):.1%} |"
         )
     out += ["", "## Targets that conflict", ""]
