@@ -90,7 +90,7 @@ def fit_markdown(
     out = [
         f"# Calibration of `{scenario_file}`",
         "",
-        f"Fitted {meta['date']} at commit `{meta['commit']}`: differential evolution over "
+        f"Fitted {meta['date']} at commit `{meta['commit']}`: {meta['method']}; the fit over "
         f"{len(meta['seeds'])} seeds {meta['seeds']} at scale {meta['scale']} (common random numbers), "
         f"{meta['evaluations']} evaluations; loss {fit_loss:.4g}. Check: {len(next(iter(check_values.values())))} "
         f"seeds at scale {check_scale}. Targets: `{targets_file.name}`.",

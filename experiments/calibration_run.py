@@ -25,6 +25,7 @@ def calibrate(
     scale: float = 0.05,
     popsize: int = 6,
     maxiter: int = 12,
+    polish: int = 40,
     abc_population: int = 40,
     abc_generations: int = 3,
     draws: int = 24,
@@ -47,6 +48,10 @@ def calibrate(
     with calibration:
         bar.set_description("calibrate: differential evolution")
         best, fit_loss = calibration.fit(seed=seed, popsize=popsize, maxiter=maxiter)
+        if polish > 0:
+            bar.set_description("calibrate: Nelder-Mead polish")
+            bar.total += polish + 1
+            best, fit_loss = calibration.polish(best, evaluations=polish)
         bar.set_description(f"calibrate: check at scale {check_scale:g}")
         check_seed_list = list(range(100, 100 + check_seeds))
         check = calibration.evaluate([best], "check", seeds=check_seed_list, scale=check_scale)[0]
@@ -90,7 +95,11 @@ def calibrate(
         "date": dt.date.today().isoformat(),
         "commit": git.get("commit") or "unknown",
         "dirty": bool(git.get("dirty")),
-        "method": "differential_evolution + pyabc ABC-SMC" if abc_population > 0 else "differential_evolution",
+        "method": " + ".join(
+            ["differential_evolution"]
+            + ["Nelder-Mead polish"] * (polish > 0)
+            + ["pyabc ABC-SMC"] * (abc_population > 0)
+        ),
         "loss": fit_loss,
         "seed": seed,
         "seeds": list(calibration.seeds),
@@ -132,7 +141,7 @@ def calibrate(
         predictive=predictive,
         posterior=posterior,
         weights=weights,
-        records=[r for r in calibration.log.records.values() if r["stage"] == "fit"],
+        records=[r for r in calibration.log.records.values() if r["stage"] in ("fit", "polish")],
         meta=meta,
     )
     write_atomic(out / "fit.md", report)

@@ -134,6 +134,7 @@ def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Pa
         scale=SCALE,
         popsize=1,
         maxiter=1,
+        polish=4,
         abc_population=4,
         abc_generations=1,
         draws=2,

@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--popsize", type=int, default=6, help="differential evolution population per parameter")
     parser.add_argument("--maxiter", type=int, default=12, help="differential evolution generations")
+    parser.add_argument("--polish", type=int, default=40, help="Nelder-Mead evaluations after the evolution (0: none)")
     parser.add_argument("--abc-population", type=int, default=40, help="ABC particles per generation (0: no ABC)")
     parser.add_argument("--abc-generations", type=int, default=3, help="ABC-SMC generations")
     parser.add_argument("--draws", type=int, default=24, help="posterior-predictive runs for the bands")
@@ -51,6 +52,7 @@ def handle(args: argparse.Namespace) -> int:
         scale=args.scale,
         popsize=args.popsize,
         maxiter=args.maxiter,
+        polish=args.polish,
         abc_population=args.abc_population,
         abc_generations=args.abc_generations,
         draws=args.draws,
