@@ -330,7 +330,7 @@ def test_penalty_tax_is_collected_only_when_enacted(penalty: tuple[Run, Run]) ->
 
 def test_contacts_abroad_raise_the_hazard_of_leaving() -> None:
     alone = simulate(**{"behaviour.hazard.contacts": 0.0})
-    social = simulate(**{"behaviour.hazard.contacts": 6.0})
+    social = simulate(**{"behaviour.hazard.contacts": 10.0})  # strong: few are abroad to be contacts early on
     assert social.leavers() > 1.5 * alone.leavers()
 
 
