@@ -30,6 +30,7 @@ The method, in the order it runs:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -44,6 +45,7 @@ import numpy as np
 from scipy.optimize import differential_evolution, minimize
 
 from experiments.ensemble import Job, _run_job_star, horizon, run_outflow_and_targets
+from experiments.provenance import code_digest
 from experiments.targets import Target, load_targets, targets_path
 from model import load_scenario
 from model.scenario import Scenario, ScenarioError
@@ -157,7 +159,30 @@ class Calibration:
             self.params = [p for p in self.params if p.path in self.only]
         self.days = horizon(self.targets, self.scenario.start)
         self.out.mkdir(parents=True, exist_ok=True)
+        self._check_same_problem()
         self.log = EvaluationLog(self.out / "evaluations.jsonl")
+
+    def _check_same_problem(self) -> None:
+        """Logged evaluations are reused only for the scenario, targets and model code that made them."""
+        problem = {
+            "scenario": self.scenario.digest(),
+            "targets": hashlib.sha256(self.targets_file.read_bytes()).hexdigest(),
+            "free_parameters": [[p.path, p.low, p.high, p.log] for p in self.params],
+            "code": code_digest(),
+        }
+        path = self.out / "problem.json"
+        if path.exists():
+            old = json.loads(path.read_text())
+            changed = [k for k in problem if old.get(k) != problem[k]]
+            if changed:
+                raise ScenarioError(
+                    f"{self.out}: holds a calibration whose {', '.join(changed)} differ(s) from this one; its "
+                    "logged evaluations do not apply. Give another --out, or delete that folder to start afresh"
+                )
+        else:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(problem, indent=1) + "\n")
+            tmp.replace(path)
 
     def __enter__(self) -> Calibration:
         if self.workers > 1:
@@ -280,8 +305,21 @@ class Calibration:
         np.random.seed(seed)
         sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=self.workers)
         smc = pyabc.ABCSMC(simulate, prior, distance, population_size=population, sampler=sampler)
-        smc.new(f"sqlite:///{(self.out / 'abc.db').resolve()}", {"loss": 0.0})
-        history = smc.run(max_nr_populations=generations, minimum_epsilon=0.0)
+        db = f"sqlite:///{(self.out / 'abc.db').resolve()}"
+        # pyabc keeps every finished generation in abc.db: the same set-up continues its run, asked for more
+        # generations it goes on from the last, and a killed run loses only the generation it was in
+        setup = {"population": population, "scale": self.scale, "seed": seed, "params": [p.path for p in params]}
+        state_file = self.out / "abc.json"
+        state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        if state.get("setup") == setup and (self.out / "abc.db").exists():
+            history = smc.load(db, state["id"])
+            done = max(0, (history.max_t if history.max_t is not None else -1) + 1)
+        else:
+            history = smc.new(db, {"loss": 0.0})
+            state_file.write_text(json.dumps({"setup": setup, "id": history.id}, indent=1) + "\n")
+            done = 0
+        if generations > done:
+            history = smc.run(max_nr_populations=generations - done, minimum_epsilon=0.0)
         frame, weights = history.get_distribution(m=0, t=history.max_t)
         particles = frame[names].to_numpy(dtype=float)
         return particles, np.asarray(weights, dtype=float) / np.sum(weights)

@@ -7,6 +7,7 @@ environment that made it, and a difference between two runs explained.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
 import platform
 import subprocess
@@ -66,3 +67,18 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
         return {"commit": "unknown", "dirty": None}
     status = _git("status", "--porcelain", "--", *SOURCES, repo=repo)
     return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
+
+
+def code_digest() -> str:
+    """SHA-256 of the code that makes results (the model, the metrics, the targets): results made by different
+    code do not belong in one sweep or one calibration log, and `git` does not see an uncommitted edit between
+    two sessions."""
+    digest = hashlib.sha256()
+    files = [
+        *sorted((REPO / "model").glob("*.py")),
+        REPO / "experiments" / "metrics.py",
+        REPO / "experiments" / "targets.py",
+    ]
+    for path in files:
+        digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

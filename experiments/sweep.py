@@ -41,7 +41,6 @@ import contextlib
 import copy
 import csv
 import errno
-import hashlib
 import io
 import json
 import os
@@ -59,7 +58,7 @@ from typing import Any
 from tqdm import tqdm
 
 from experiments.pool import default_workers, process_pool, stop
-from experiments.provenance import git_state, utc_now, versions
+from experiments.provenance import code_digest, git_state, utc_now, versions
 from experiments.results import SWEEP_MARKER
 from experiments.sweep_file import Run, Sweep, SweepError, load_sweep
 from experiments.targets import targets_path
@@ -181,16 +180,6 @@ def _locked(out: Path) -> Iterator[None]:
         yield
 
 
-def code_digest() -> str:
-    """SHA-256 of the code that makes a sweep's results (the model and the metrics): runs made by different code
-    do not belong in one sweep, and `git` does not see an uncommitted edit between two sessions."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for path in [*sorted((root / "model").glob("*.py")), root / "experiments" / "metrics.py"]:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def _describe(sweep: Sweep) -> dict[str, Any]:
     from model.scenario import validate
 
@@ -245,9 +234,9 @@ def _prepare(out: Path, sweep: Sweep, accept_code_change: bool = False) -> dict[
         if old.get("code_digest") != record["code_digest"]:
             if not accept_code_change:
                 raise SweepError(
-                    f"{out}: the model's code (model/*.py, experiments/metrics.py) changed since the sweep started; "
-                    "runs made by the new code may not agree with those already done. Give another --out to start "
-                    "afresh, or --accept-code-change to go on all the same (recorded in sweep.json)"
+                    f"{out}: the model's code (model/*.py, experiments/metrics.py, targets.py) changed since the "
+                    "sweep started; runs made by the new code may not agree with those already done. Give another "
+                    "--out to start afresh, or --accept-code-change to go on all the same (recorded in sweep.json)"
                 )
             record["code_changed"] = True
         if old.get("design") != record["design"] or old.get("runs") != record["runs"]:

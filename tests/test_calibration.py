@@ -155,3 +155,28 @@ def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Pa
         assert fitted.calibration["scale"] == SCALE
         assert 3e-5 <= fitted.behaviour.hazard.base_it <= 1e-3
         assert (path.parent / fitted.scenario.targets).resolve() == (tmp_path / "targets.csv").resolve()
+
+
+def test_a_log_from_another_problem_is_refused(tmp_path: Path) -> None:
+    """Logged evaluations belong to their scenario, targets and code: a changed targets file cannot reuse them."""
+    from model.scenario import ScenarioError
+
+    scenario = _synthetic(tmp_path)
+    Calibration(scenario, tmp_path / "cal", seeds=SEEDS, scale=SCALE, workers=1, only=list(TRUTH))
+    targets = tmp_path / "targets.csv"
+    targets.write_text(targets.read_text().replace(",1,synthetic", ",0.5,synthetic"))
+    with pytest.raises(ScenarioError, match="targets differ"):
+        Calibration(scenario, tmp_path / "cal", seeds=SEEDS, scale=SCALE, workers=1, only=list(TRUTH))
+
+
+def test_abc_asked_for_more_generations_goes_on_from_its_last(tmp_path: Path) -> None:
+    import pyabc
+
+    scenario = _synthetic(tmp_path)
+    with Calibration(scenario, tmp_path / "cal", seeds=SEEDS, scale=SCALE, workers=1, only=list(TRUTH)) as cal:
+        cal.abc(population=4, generations=1)
+        cal.abc(population=4, generations=2)
+    history = pyabc.History(f"sqlite:///{tmp_path / 'cal' / 'abc.db'}")
+    assert len(history.all_runs()) == 1  # one run, continued
+    history.id = 1
+    assert history.max_t == 1  # two generations: t = 0, 1
