@@ -36,7 +36,7 @@ import math
 import os
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ import numpy as np
 from scipy.optimize import differential_evolution, minimize
 
 from experiments.ensemble import Job, _run_job_star, horizon, run_outflow_and_targets
+from experiments.pool import process_pool
 from experiments.provenance import code_digest
 from experiments.targets import Target, load_targets, targets_path
 from model import load_scenario
@@ -186,7 +187,7 @@ class Calibration:
 
     def __enter__(self) -> Calibration:
         if self.workers > 1:
-            self._executor = ProcessPoolExecutor(self.workers)
+            self._executor = process_pool(self.workers)  # fork only when safe; workers die with this process
         return self
 
     def __exit__(self, *exc: object) -> None:
