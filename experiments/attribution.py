@@ -53,7 +53,7 @@ from tqdm import tqdm
 from experiments.ensemble import Job
 from experiments.outdir import check_replaceable, staged_dir
 from experiments.pool import default_workers
-from experiments.provenance import git_state, utc_now, versions
+from experiments.provenance import git_state, record_json, utc_now, versions
 from experiments.sensitivity import execute, run_job
 from model import ScenarioError, load_scenario
 from model.files import field_errors, read_toml
@@ -349,8 +349,7 @@ def write_attribution(
             "finished": utc_now(),
             "elapsed_seconds": round(result.elapsed.get("runs_seconds", 0.0) + time.perf_counter() - clock, 3),
         }
-        text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
-        (staging / MARKER).write_text(text, encoding="utf-8")
+        (staging / MARKER).write_text(record_json(record), encoding="utf-8")
     return out
 
 

@@ -15,7 +15,6 @@ and not noise). The batch folder is written all at once, like a run's:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from experiments.outdir import OutputError, check_replaceable, staged_dir
 from experiments.pool import default_workers, process_pool, stop
-from experiments.provenance import git_state, utc_now, versions
+from experiments.provenance import git_state, record_json, utc_now, versions
 from experiments.results import BATCH_MARKER, SUMMARY, load_runs, summary_table
 from experiments.run import run_scenario, targets_file
 from model import load_scenario
@@ -126,6 +125,5 @@ def run_batch(
             "finished": utc_now(),
             "elapsed_seconds": round(time.perf_counter() - clock, 3),
         }
-        text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
-        (staging / BATCH_MARKER).write_text(text, encoding="utf-8")
+        (staging / BATCH_MARKER).write_text(record_json(record), encoding="utf-8")
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
+import json
 import platform
 import subprocess
 import tomllib
@@ -67,6 +68,11 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
         return {"commit": "unknown", "dirty": None}
     status = _git("status", "--porcelain", "--", *SOURCES, repo=repo)
     return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """A provenance record as the JSON file beside the results: indented, UTF-8 kept, dates as text."""
+    return json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def code_digest() -> str:

@@ -14,7 +14,6 @@ started, finished (UTC ISO), elapsed_seconds, scenario (resolved).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from tqdm import tqdm
 
 from experiments.outdir import check_replaceable, staged_dir
 from experiments.plot import plot_outflow
-from experiments.provenance import git_state, utc_now, versions
+from experiments.provenance import git_state, record_json, utc_now, versions
 from experiments.targets import load_targets, targets_path
 from model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
@@ -108,8 +107,7 @@ def run_scenario(
         record["finished"] = utc_now()
         record["elapsed_seconds"] = round(time.perf_counter() - clock, 3)
         record["scenario"] = resolved.as_dict()
-        text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
-        (staging / "run.json").write_text(text, encoding="utf-8")
+        (staging / "run.json").write_text(record_json(record), encoding="utf-8")
     return out
 
 

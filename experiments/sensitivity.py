@@ -48,7 +48,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import importlib.metadata
-import json
 import math
 import textwrap
 import time
@@ -67,7 +66,7 @@ from experiments.ensemble import Job
 from experiments.metrics import MetricError, check_names, evaluate, parse, run_metrics
 from experiments.outdir import check_replaceable, staged_dir
 from experiments.pool import default_workers, process_pool, stop
-from experiments.provenance import git_state, utc_now, versions
+from experiments.provenance import git_state, record_json, utc_now, versions
 from model import RelocationModel, ScenarioError, load_scenario
 from model.files import field_errors, read_toml
 from model.scenario import get_path
@@ -480,8 +479,7 @@ def run_sensitivity(
             "finished": utc_now(),
             "elapsed_seconds": round(time.perf_counter() - clock, 3),
         }
-        text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
-        (staging / MARKER).write_text(text, encoding="utf-8")
+        (staging / MARKER).write_text(record_json(record), encoding="utf-8")
     return out
 
 

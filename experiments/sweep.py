@@ -58,7 +58,7 @@ from typing import Any
 from tqdm import tqdm
 
 from experiments.pool import default_workers, process_pool, stop
-from experiments.provenance import code_digest, git_state, utc_now, versions
+from experiments.provenance import code_digest, git_state, record_json, utc_now, versions
 from experiments.results import SWEEP_MARKER
 from experiments.sweep_file import Run, Sweep, SweepError, load_sweep
 from experiments.targets import targets_path
@@ -431,7 +431,7 @@ def run_sweep(
             "git": git_state(),
         }
         record["sessions"].append(session)
-        write_atomic(out / SWEEP_MARKER, _json(record), tmp)
+        write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
 
         base, tasks = sweep.base, [_task(sweep, r) for r in todo]
         workers = min(workers, max(1, len(tasks)))
@@ -457,7 +457,7 @@ def run_sweep(
                     bar.write(f"run {result['run_id']} failed: {result['error'].splitlines()[0]}")
                 if time.monotonic() - last_write >= REFRESH_SECONDS:
                     write_atomic(out / RUNS_CSV, runs_table(sweep, done), tmp)
-                    write_atomic(out / SWEEP_MARKER, _json(record), tmp)
+                    write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
                     last_write = time.monotonic()
             session["outcome"] = "complete"
         except BaseException as err:
@@ -474,13 +474,9 @@ def run_sweep(
             write_atomic(out / RUNS_CSV, runs_table(sweep, done), tmp)
             session["finished"] = utc_now()
             record["complete"] = all(r.run_id in done for r in sweep.runs)
-            write_atomic(out / SWEEP_MARKER, _json(record), tmp)
+            write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
     ok = sum(1 for r in done.values() if r["status"] == "ok")
     return SweepResult(out, len(sweep.runs), ok, len(done) - ok, session["runs_run"])
-
-
-def _json(record: dict[str, Any]) -> str:
-    return json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def _record_result(out: Path, run: Run, result: dict[str, Any], tmp: Path) -> dict[str, Any]:
@@ -500,7 +496,7 @@ def _record_result(out: Path, run: Run, result: dict[str, Any], tmp: Path) -> di
         "elapsed_seconds": result["elapsed_seconds"],
         "finished": utc_now(),
     }
-    write_atomic(out / DONE / f"{run.run_id}.json", _json(rec), tmp)
+    write_atomic(out / DONE / f"{run.run_id}.json", record_json(rec), tmp)
     return rec
 
 
