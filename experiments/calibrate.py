@@ -45,6 +45,7 @@ import numpy as np
 from scipy.optimize import differential_evolution, minimize
 
 from experiments.ensemble import Job, _run_job_star, horizon, run_outflow_and_targets
+from experiments.outdir import write_atomic
 from experiments.pool import process_pool
 from experiments.provenance import code_digest
 from experiments.targets import Target, load_targets, targets_path
@@ -181,9 +182,7 @@ class Calibration:
                     "logged evaluations do not apply. Give another --out, or delete that folder to start afresh"
                 )
         else:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(problem, indent=1) + "\n")
-            tmp.replace(path)
+            write_atomic(path, json.dumps(problem, indent=1) + "\n")
 
     def __enter__(self) -> Calibration:
         if self.workers > 1:
@@ -317,7 +316,7 @@ class Calibration:
             done = max(0, (history.max_t if history.max_t is not None else -1) + 1)
         else:
             history = smc.new(db, {"loss": 0.0})
-            state_file.write_text(json.dumps({"setup": setup, "id": history.id}, indent=1) + "\n")
+            write_atomic(state_file, json.dumps({"setup": setup, "id": history.id}, indent=1) + "\n")
             done = 0
         if generations > done:
             history = smc.run(max_nr_populations=generations - done, minimum_epsilon=0.0)

@@ -15,12 +15,6 @@ from experiments.calibrate import FreeParameter, averaged_relative_difference, c
 from experiments.targets import Target
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def calibrated_scenario(
     base_file: Path,
     out_file: Path,

@@ -11,8 +11,9 @@ import numpy as np
 from tqdm import tqdm
 
 from experiments.calibrate import Calibration
-from experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown, write_atomic
+from experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown
 from experiments.ensemble import Job, run_daily_outflow
+from experiments.outdir import write_atomic
 from experiments.provenance import git_state
 
 

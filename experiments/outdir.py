@@ -9,6 +9,7 @@ only once the new one is in place.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -47,6 +48,18 @@ def staged_dir(out: Path, marker: str = RUN_MARKER, kind: str = "a run") -> Iter
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def write_atomic(path: Path, data: bytes | str, tmp_dir: Path | None = None) -> None:
+    """Write a file whole or not at all: into a temporary file in `tmp_dir` (same file system; default: beside
+    `path`), flushed to disk, then renamed over `path`. A reader never sees half a file, even after a kill."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = (tmp_dir or path.parent) / f".{path.name}.{os.getpid()}.tmp"
+    with tmp.open("wb") as fh:
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def swap_in(new: Path, out: Path) -> None:

@@ -57,6 +57,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from experiments.outdir import write_atomic
 from experiments.pool import default_workers, process_pool, stop
 from experiments.provenance import code_digest, git_state, record_json, utc_now, versions
 from experiments.results import SWEEP_MARKER
@@ -150,17 +151,6 @@ def series_parquet(model: Any, run_id: str) -> bytes:
 
 
 # the output folder --------------------------------------------------------------------------------------------------
-def write_atomic(path: Path, data: bytes | str, tmp_dir: Path) -> None:
-    """Write to a file in `tmp_dir` (same file system), flush it to disk, rename it to `path`."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = tmp_dir / f"{path.name}.{os.getpid()}.tmp"
-    with tmp.open("wb") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
     """One sweep at a time writes a folder. A POSIX record lock: it belongs to this process alone (forked
