@@ -121,9 +121,9 @@ def fit_markdown(
         mean = check_means[t.id]
         pred = np.array(predictive.get(t.id, []), dtype=float)
         pred = pred[np.isfinite(pred)]
-        band = f"{_fmt(np.quantile(pred, 0.05))} – {_fmt(np.quantile(pred, 0.95))}" if len(pred) else "–"
+        band = _band(pred) if len(pred) else "–"
         inside = "yes" if t.miss(mean) == 0 else "**no**"
-        seeds = f"{_fmt(np.quantile(check_values[t.id], 0.05))} – {_fmt(np.quantile(check_values[t.id], 0.95))}"
+        seeds = _band(check_values[t.id])
         out.append(
             f"| `{t.id}` | {t.segment} | {t.date_start} – {t.date_end} | {t.weight:g} | "
             f"{_fmt(t.value)} ({_fmt(t.low)} – {_fmt(t.high)}) | {_fmt(mean)} | {seeds} | {band} | {inside} | "
@@ -207,6 +207,12 @@ def fit_markdown(
     out += ["", "## Sources", ""]
     out += [f"- `{t.id}`: {t.source}" for t in targets]
     return "\n".join(out) + "\n"
+
+
+def _band(values: Sequence[float]) -> str:
+    """The 5th to 95th percentile, as a table cell."""
+    low, high = np.quantile(values, [0.05, 0.95])
+    return f"{_fmt(low)} – {_fmt(high)}"
 
 
 def _ever_met(target: Target, records: Sequence[dict[str, Any]]) -> bool:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from experiments.calibrate import Calibration
 from experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown
-from experiments.ensemble import Job, run_daily_outflow
+from experiments.ensemble import run_daily_outflow
 from experiments.outdir import write_atomic
 from experiments.provenance import git_state
 
@@ -67,27 +67,9 @@ def calibrate(
             bar.set_description("calibrate: posterior predictive")
             curves, predictive, _ = calibration.posterior_predictive(posterior, weights, draws=draws, seed=seed)
         else:
-            curves = np.stack(
-                calibration._map(
-                    run_daily_outflow,
-                    [
-                        Job(
-                            str(calibration.scenario_file),
-                            tuple(sorted(calibration.overrides(best).items())),
-                            s,
-                            scale,
-                            days,
-                        )
-                        for s in range(100, 100 + draws)
-                    ],
-                )
-            )
-        best_jobs = [
-            Job(
-                str(calibration.scenario_file), tuple(sorted(calibration.overrides(best).items())), s, check_scale, days
-            )
-            for s in range(100, 100 + min(check_seeds, 4))
-        ]
+            draw_jobs = calibration.jobs(best, range(100, 100 + draws), scale, days)
+            curves = np.stack(calibration._map(run_daily_outflow, draw_jobs))
+        best_jobs = calibration.jobs(best, range(100, 100 + min(check_seeds, 4)), check_scale, days)
         best_curve = np.mean(np.stack(calibration._map(run_daily_outflow, best_jobs)), axis=0)
     bar.close()
 

@@ -43,26 +43,30 @@ def run_model(job: Job) -> RelocationModel:
     return RelocationModel(job.scenario, rng=job.seed, scale=job.scale, **overrides).run()
 
 
-def run_job(job: Job, targets: Sequence[Target]) -> dict[str, float]:
-    """Run once; return each target's model figure (persons)."""
-    model = run_model(job)
+def _figures(model: RelocationModel, targets: Sequence[Target]) -> dict[str, float]:
     per_agent = model.workers.persons_per_agent
     return {t.id: t.model_value(model.tally, model.scenario.start, per_agent, model.codes) for t in targets}
 
 
+def _outflow(model: RelocationModel) -> np.ndarray:
+    return model.tally.departures[:, 0, :] * model.workers.persons_per_agent[None, :]
+
+
+def run_job(job: Job, targets: Sequence[Target]) -> dict[str, float]:
+    """Run once; return each target's model figure (persons)."""
+    return _figures(run_model(job), targets)
+
+
 def run_daily_outflow(job: Job) -> np.ndarray:
     """Daily departures from Russia in persons, [day, segment]."""
-    model = run_model(job)
-    return model.tally.departures[:, 0, :] * model.workers.persons_per_agent[None, :]
+    return _outflow(run_model(job))
 
 
 def run_outflow_and_targets(args: tuple[Job, Sequence[Target]]) -> tuple[np.ndarray, dict[str, float]]:
     """One run's daily departures [day, segment] and every target's figure, in persons."""
     job, targets = args
     model = run_model(job)
-    per_agent = model.workers.persons_per_agent
-    curve = model.tally.departures[:, 0, :] * per_agent[None, :]
-    return curve, {t.id: t.model_value(model.tally, model.scenario.start, per_agent, model.codes) for t in targets}
+    return _outflow(model), _figures(model, targets)
 
 
 def _run_job_star(args: tuple[Job, Sequence[Target]]) -> dict[str, float]:
