@@ -186,17 +186,24 @@ def fit_markdown(
         "| target | at calibration scale | at check scale | difference | seed noise (2 SE) | verdict |",
         "|---|---|---|---|---|---|",
     ]
+    one_seed = len(next(iter(scale_values.values()))) < 2  # no spread, so no noise to judge a difference by
     biased = []
     for t in targets:
         a, b = np.asarray(scale_values[t.id], dtype=float), np.asarray(check_values[t.id], dtype=float)
         diff = (a.mean() - b.mean()) / b.mean()
-        noise = 2 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) / b.mean() if len(a) > 1 else math.nan
-        verdict = "within noise" if abs(diff) <= noise else "**biased**"
-        if t.weight > 0 and abs(diff) > noise:
+        if one_seed:
+            out.append(f"| `{t.id}` | {_fmt(a.mean())} | {_fmt(b.mean())} | {diff:+.1%} | – | untested |")
+            continue
+        noise = 2 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) / b.mean()
+        moved = abs(diff) > noise
+        if t.weight > 0 and moved:
             biased.append(t.id)
+        verdict = "**biased**" if moved else "within noise"
         out.append(f"| `{t.id}` | {_fmt(a.mean())} | {_fmt(b.mean())} | {diff:+.1%} | ±{noise:.1%} | {verdict} |")
     out.append("")
-    if biased:
+    if one_seed:
+        out.append("One check seed: a difference cannot be told from seed noise. Give `--check-seeds` 2 or more.")
+    elif biased:
         out.append(
             "Fitted targets moved by the reduced scale beyond seed noise: "
             + ", ".join(f"`{i}`" for i in biased)
