@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
 
 import mesa  # noqa: E402
 import numpy as np  # noqa: E402
-from reference import ReferenceRules  # noqa: E402
 
-from model import DEFAULT_SCENARIO, RelocationModel, load_scenario  # noqa: E402
-from model.decision import Rules  # noqa: E402
+from exodus.model import DEFAULT_SCENARIO, RelocationModel, load_scenario  # noqa: E402
+from exodus.model.decision import Rules  # noqa: E402
+from exodus.model.reference import ReferenceRules  # noqa: E402
 
 MARK = "<!-- bench:"  # a section's first line carries its key, so a rerun replaces it
 

@@ -49,7 +49,7 @@ class Timing:
 
 def time_sweep(sweep: Path, workers: int, scratch: Path) -> Timing:
     out = scratch / f"workers{workers}"
-    command = [sys.executable, "-m", "experiments", "sweep", str(sweep), "--out", str(out), "--quiet"]
+    command = [sys.executable, "-m", "exodus", "sweep", str(sweep), "--out", str(out), "--quiet"]
     command += ["--workers", str(workers)]
     print(f"sweep {sweep.name} with {workers} worker(s)", file=sys.stderr)
     started = time.perf_counter()

@@ -50,13 +50,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tqdm import tqdm
 
-from experiments.ensemble import Job
-from experiments.outdir import check_replaceable, staged_dir
-from experiments.pool import default_workers
-from experiments.provenance import git_state, record_json, utc_now, versions
-from experiments.sensitivity import execute, run_job
-from model import ScenarioError, load_scenario
-from model.files import field_errors, read_toml
+from exodus.experiments.ensemble import Job
+from exodus.experiments.outdir import check_replaceable, staged_dir
+from exodus.experiments.pool import default_workers
+from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.sensitivity import execute, run_job
+from exodus.model import ScenarioError, load_scenario
+from exodus.model.files import field_errors, read_toml
 
 DRIVERS_FILE = Path(__file__).resolve().with_name("drivers.toml")
 MARKER = "attribution.json"

@@ -23,12 +23,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from experiments.outdir import OutputError, check_replaceable, staged_dir
-from experiments.pool import default_workers, process_pool, stop
-from experiments.provenance import git_state, record_json, utc_now, versions
-from experiments.results import BATCH_MARKER, SUMMARY, load_runs, summary_table
-from experiments.run import run_scenario, targets_file
-from model import load_scenario
+from exodus.experiments.outdir import OutputError, check_replaceable, staged_dir
+from exodus.experiments.pool import default_workers, process_pool, stop
+from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.results import BATCH_MARKER, SUMMARY, load_runs, summary_table
+from exodus.experiments.run import run_scenario, targets_file
+from exodus.model import load_scenario
 
 
 def _run_one(job: tuple[str, int, float, str, bool, dict[str, Any]]) -> tuple[str, int, float]:

@@ -44,13 +44,13 @@ from typing import Any
 import numpy as np
 from scipy.optimize import differential_evolution, minimize
 
-from experiments.ensemble import Job, _run_job_star, horizon, run_outflow_and_targets
-from experiments.outdir import write_atomic
-from experiments.pool import process_pool
-from experiments.provenance import code_digest
-from experiments.targets import Target, load_targets, targets_path
-from model import load_scenario
-from model.scenario import Scenario, ScenarioError
+from exodus.experiments.ensemble import Job, _run_job_star, horizon, run_outflow_and_targets
+from exodus.experiments.outdir import write_atomic
+from exodus.experiments.pool import process_pool
+from exodus.experiments.provenance import code_digest
+from exodus.experiments.targets import Target, load_targets, targets_path
+from exodus.model import load_scenario
+from exodus.model.scenario import Scenario, ScenarioError
 
 CENTRE_PULL = 0.01
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.calibrate import FreeParameter, averaged_relative_difference, conflicts
-from experiments.targets import Target
+from exodus.experiments.calibrate import FreeParameter, averaged_relative_difference, conflicts
+from exodus.experiments.targets import Target
 
 
 def calibrated_scenario(

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from experiments.calibrate import Calibration
-from experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown
-from experiments.ensemble import run_daily_outflow
-from experiments.outdir import write_atomic
-from experiments.provenance import git_state
+from exodus.experiments.calibrate import Calibration
+from exodus.experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown
+from exodus.experiments.ensemble import run_daily_outflow
+from exodus.experiments.outdir import write_atomic
+from exodus.experiments.provenance import git_state
 
 
 def calibrate(

@@ -14,11 +14,11 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from experiments import commands
-from experiments.metrics import MetricError
-from experiments.outdir import OutputError
-from experiments.targets import TargetsError
-from model import ScenarioError
+from exodus.experiments import commands
+from exodus.experiments.metrics import MetricError
+from exodus.experiments.outdir import OutputError
+from exodus.experiments.targets import TargetsError
+from exodus.model import ScenarioError
 
 USER_ERRORS: tuple[type[Exception], ...] = (ScenarioError, TargetsError, OutputError, MetricError)
 EXIT_USAGE = 2

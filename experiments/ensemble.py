@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.targets import Target
-from model import RelocationModel
+from exodus.experiments.targets import Target
+from exodus.model import RelocationModel
 
 
 @dataclass(frozen=True)

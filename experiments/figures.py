@@ -27,9 +27,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from experiments.plot import CAPTION_WIDTH, _caption, _centred_mean, _drawable, _persons, _positive, _reported
-from experiments.results import ALL, Ensemble, ResultsError, load_folder
-from experiments.targets import load_targets
+from exodus.experiments.plot import CAPTION_WIDTH, _caption, _centred_mean, _drawable, _persons, _positive, _reported
+from exodus.experiments.results import ALL, Ensemble, ResultsError, load_folder
+from exodus.experiments.targets import load_targets
 
 HOME = "RU"
 BASELINE_COLOUR = "#1a1a1a"

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.ensemble import Job, run_model
-from model import RelocationModel
-from model.population import JOB_STATUS
+from exodus.experiments.ensemble import Job, run_model
+from exodus.model import RelocationModel
+from exodus.model.population import JOB_STATUS
 
 SEGMENT_INDEX = {"it": [0], "other": [1], "all": [0, 1]}
 

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from model import DEFAULT_SCENARIO
+from exodus.model import DEFAULT_SCENARIO
 
 
 def literal(text: str) -> Any:

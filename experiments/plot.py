@@ -24,8 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from experiments.tables import Daily, read_daily
-from experiments.targets import Target, load_targets
+from exodus.experiments.tables import Daily, read_daily
+from exodus.experiments.targets import Target, load_targets
 
 HOME = "RU"
 SEGMENT_COLOUR = {"all": "#b2182b", "it": "#2166ac", "other": "#4d4d4d"}

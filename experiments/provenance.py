@@ -23,7 +23,7 @@ PACKAGE = "exodus-relocation"
 REPO = Path(__file__).resolve().parent.parent
 # What makes the numbers: a change elsewhere (tests, notebooks, output folders) does not make a result dirty,
 # so a calibration writing its log inside the checkout still records a clean commit.
-SOURCES = ("model", "experiments", "scenarios", "pyproject.toml")
+SOURCES = ("exodus", "model", "experiments", "scenarios", "pyproject.toml")
 
 
 def utc_now() -> str:
@@ -81,7 +81,7 @@ def code_digest() -> str:
     two sessions."""
     digest = hashlib.sha256()
     files = [
-        *sorted((REPO / "model").glob("*.py")),
+        *sorted(p for p in (REPO / "model").glob("*.py") if p.name != "reference.py"),  # the reference makes no results
         REPO / "experiments" / "metrics.py",
         REPO / "experiments" / "targets.py",
     ]

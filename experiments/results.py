@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.tables import DAILY_COLUMNS, Daily, read_daily
+from exodus.experiments.tables import DAILY_COLUMNS, Daily, read_daily
 
 QUANTILES = (("median", 50.0), ("p05", 5.0), ("p95", 95.0))
 ALL = "all"  # the segments summed
@@ -107,7 +107,7 @@ def _names(scenario: dict | None) -> dict[str, str]:
 
 def _scenario_tables(path: str | None) -> dict | None:
     """A sweep's base scenario, for the names of places; None if it is gone or broken (names are a nicety)."""
-    from model.scenario import ScenarioError, read_raw
+    from exodus.model.scenario import ScenarioError, read_raw
 
     if not path:
         return None

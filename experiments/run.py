@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from experiments.outdir import check_replaceable, staged_dir
-from experiments.plot import plot_outflow
-from experiments.provenance import git_state, record_json, utc_now, versions
-from experiments.targets import load_targets, targets_path
-from model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
-from model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
-from model.population import SEGMENTS
+from exodus.experiments.outdir import check_replaceable, staged_dir
+from exodus.experiments.plot import plot_outflow
+from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.targets import load_targets, targets_path
+from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
+from exodus.model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
+from exodus.model.population import SEGMENTS
 
 RUNS_DIR = Path("runs")
 

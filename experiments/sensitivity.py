@@ -62,14 +62,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from tqdm import tqdm
 
-from experiments.ensemble import Job
-from experiments.metrics import MetricError, check_names, evaluate, parse, run_metrics
-from experiments.outdir import check_replaceable, staged_dir
-from experiments.pool import default_workers, process_pool, stop
-from experiments.provenance import git_state, record_json, utc_now, versions
-from model import RelocationModel, ScenarioError, load_scenario
-from model.files import field_errors, read_toml
-from model.scenario import get_path
+from exodus.experiments.ensemble import Job
+from exodus.experiments.metrics import MetricError, check_names, evaluate, parse, run_metrics
+from exodus.experiments.outdir import check_replaceable, staged_dir
+from exodus.experiments.pool import default_workers, process_pool, stop
+from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.model import RelocationModel, ScenarioError, load_scenario
+from exodus.model.files import field_errors, read_toml
+from exodus.model.scenario import get_path
 
 MARKER = "sensitivity.json"
 METHODS = ("sobol", "morris")

@@ -57,12 +57,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from experiments.outdir import write_atomic
-from experiments.pool import default_workers, process_pool, stop
-from experiments.provenance import code_digest, git_state, record_json, utc_now, versions
-from experiments.results import SWEEP_MARKER
-from experiments.sweep_file import Run, Sweep, SweepError, load_sweep
-from experiments.targets import targets_path
+from exodus.experiments.outdir import write_atomic
+from exodus.experiments.pool import default_workers, process_pool, stop
+from exodus.experiments.provenance import code_digest, git_state, record_json, utc_now, versions
+from exodus.experiments.results import SWEEP_MARKER
+from exodus.experiments.sweep_file import Run, Sweep, SweepError, load_sweep
+from exodus.experiments.targets import targets_path
 
 DONE, SERIES, TMP = "done", "series", ".tmp"
 RUNS_CSV = "runs.csv"
@@ -86,9 +86,9 @@ def execute(base: dict[str, Any] | None, task: dict[str, Any]) -> dict[str, Any]
     `task`: run_id, seed, params (dotted path: value), scale, metrics, source.
     Returns run_id, status, error, traceback, metrics, series (Parquet bytes), elapsed_seconds.
     """
-    from experiments.metrics import evaluate
-    from model import RelocationModel
-    from model.scenario import set_path, validate
+    from exodus.experiments.metrics import evaluate
+    from exodus.model import RelocationModel
+    from exodus.model.scenario import set_path, validate
 
     clock = time.perf_counter()
     base = base if base is not None else _BASE
@@ -120,7 +120,7 @@ def series_parquet(model: Any, run_id: str) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from model.population import SEGMENTS
+    from exodus.model.population import SEGMENTS
 
     tally, per_agent = model.tally, model.workers.persons_per_agent
     days, n_loc, n_seg = tally.stock.shape
@@ -171,7 +171,7 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 def _describe(sweep: Sweep) -> dict[str, Any]:
-    from model.scenario import validate
+    from exodus.model.scenario import validate
 
     base = validate(sweep.base, str(sweep.scenario_file))
     targets = None
@@ -492,9 +492,9 @@ def _record_result(out: Path, run: Run, result: dict[str, Any], tmp: Path) -> di
 
 def _check_metrics(sweep: Sweep) -> None:
     """Metric arguments (dates in the run, locations, statuses) checked on the base model, before any run."""
-    from experiments.metrics import MetricError, evaluate
-    from model import RelocationModel
-    from model.scenario import validate
+    from exodus.experiments.metrics import MetricError, evaluate
+    from exodus.model import RelocationModel
+    from exodus.model.scenario import validate
 
     scenario = validate(sweep.base, str(sweep.scenario_file))
     model = RelocationModel(scenario, rng=0, scale=sweep.spec.sweep.scale)  # built, not run

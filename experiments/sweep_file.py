@@ -51,9 +51,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from experiments.metrics import check_names
-from model.files import field_errors, read_toml
-from model.scenario import ScenarioError, get_path, read_raw, set_path, validate
+from exodus.experiments.metrics import check_names
+from exodus.model.files import field_errors, read_toml
+from exodus.model.scenario import ScenarioError, get_path, read_raw, set_path, validate
 
 Method = Literal["grid", "lhs", "sobol", "saltelli", "morris"]
 SAMPLED = ("lhs", "sobol", "saltelli", "morris")

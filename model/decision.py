@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.locations import ENTRY_KINDS, HOME
-from model.population import FOREIGN, GREY, IT, JOB_STATUS, NO_WORK, RELOCATED, REMOTE_RU
+from exodus.model.locations import ENTRY_KINDS, HOME
+from exodus.model.population import FOREIGN, GREY, IT, JOB_STATUS, NO_WORK, RELOCATED, REMOTE_RU
 
 if TYPE_CHECKING:
-    from model.model import RelocationModel
+    from exodus.model.model import RelocationModel
 
 VISA = ENTRY_KINDS.index("visa")
 INTERNATIONAL = ENTRY_KINDS.index("international_passport")

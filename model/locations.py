@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.scenario import Scenario
+from exodus.model.scenario import Scenario
 
 HOME = 0
 ENTRY_KINDS = ("internal_passport", "international_passport", "visa", "closed")

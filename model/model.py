@@ -16,11 +16,11 @@ from typing import Any
 import mesa
 import numpy as np
 
-from model.decision import DAYS_PER_MONTH, Market, Rules
-from model.locations import AIR, HOME, LAND, build_locations, build_routes
-from model.outputs import Tally
-from model.policy import compile_timeline
-from model.population import (
+from exodus.model.decision import DAYS_PER_MONTH, Market, Rules
+from exodus.model.locations import AIR, HOME, LAND, build_locations, build_routes
+from exodus.model.outputs import Tally
+from exodus.model.policy import compile_timeline
+from exodus.model.population import (
     AT_HOME,
     FOREIGN,
     GREY,
@@ -33,8 +33,8 @@ from model.population import (
     SEGMENTS,
     build_population,
 )
-from model.scenario import Scenario, load_scenario
-from model.streams import Stream
+from exodus.model.scenario import Scenario, load_scenario
+from exodus.model.streams import Stream
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml"
 
@@ -75,7 +75,7 @@ class RelocationModel(mesa.Model):
         super().__init__(rng=seed)
         if isinstance(scenario, Scenario):
             if overrides:
-                from model.scenario import set_path, validate
+                from exodus.model.scenario import set_path, validate
 
                 raw = scenario.as_dict()
                 for key, value in overrides.items():
@@ -273,12 +273,6 @@ class RelocationModel(mesa.Model):
         return staff[offered]
 
     # decisions -----------------------------------------------------------------
-    def _considering(self, idx: np.ndarray, hazard: np.ndarray) -> np.ndarray:
-        """Advance hazard clocks; return those whose clock passed their threshold."""
-        w = self.workers
-        w.clock[idx] += hazard
-        return idx[w.clock[idx] >= w.threshold[idx]]
-
     def _reset_clocks(self, idx: np.ndarray) -> None:
         w = self.workers
         w.considered[idx] += 1

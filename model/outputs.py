@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.population import JOB_STATUS, SEGMENTS
+from exodus.model.population import JOB_STATUS, SEGMENTS
 
 TAX_TERMS = (
     "income_tax",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.scenario import PolicyEvent, Scenario
+from exodus.model.scenario import PolicyEvent, Scenario
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.locations import HOME
-from model.scenario import Scenario, SegmentSpec
-from model.streams import Stream
+from exodus.model.locations import HOME
+from exodus.model.scenario import Scenario, SegmentSpec
+from exodus.model.streams import Stream
 
 SEGMENTS = ("it", "other")
 IT, OTHER = 0, 1

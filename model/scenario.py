@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from model.files import field_errors, read_toml
+from exodus.model.files import field_errors, read_toml
 
 ISO_CODE = r"^[A-Z]{2}$"
 Segment = Literal["it", "other"]

@@ -10,7 +10,6 @@ seed draw the same random numbers wherever their scenarios agree
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,10 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from model import RelocationModel  # noqa: E402
-from model.locations import HOME  # noqa: E402
-from model.population import IT, OTHER  # noqa: E402
+from exodus.model import RelocationModel  # noqa: E402
+from exodus.model.locations import HOME  # noqa: E402
+from exodus.model.population import IT, OTHER  # noqa: E402
 
 SCENARIOS = ROOT / "scenarios"
 SEED = 7

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.attribution import (
+from exodus.experiments.attribution import (
     OTHER,
     TOTAL,
     Attribution,
@@ -27,10 +27,10 @@ from experiments.attribution import (
     switched_off,
     write_attribution,
 )
-from experiments.cli import main
-from experiments.ensemble import Job
-from experiments.sensitivity import run_job
-from model import load_scenario
+from exodus.experiments.cli import main
+from exodus.experiments.ensemble import Job
+from exodus.experiments.sensitivity import run_job
+from exodus.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"

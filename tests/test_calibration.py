@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.calibrate import Calibration, EvaluationLog, loss
-from experiments.ensemble import ensemble
-from experiments.targets import Target, TargetsError, load_targets
+from exodus.experiments.calibrate import Calibration, EvaluationLog, loss
+from exodus.experiments.ensemble import ensemble
+from exodus.experiments.targets import Target, TargetsError, load_targets
 
 BASE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_inputs.toml"
 TRUTH = {"behaviour.hazard.base_it": 1.5e-4, "policy.invasion.level": 1.4}
@@ -120,8 +120,8 @@ def test_targets_errors_name_file_line_and_field(tmp_path: Path) -> None:
 
 def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Path) -> None:
     """The whole pipeline at a tiny budget: every target gets a row, the fitted file loads and runs."""
-    from experiments.calibration_run import calibrate
-    from model import load_scenario
+    from exodus.experiments.calibration_run import calibrate
+    from exodus.model import load_scenario
 
     scenario = _synthetic(tmp_path)
     installed = tmp_path / "installed" / "fitted.toml"
@@ -159,7 +159,7 @@ def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Pa
 
 def test_a_log_from_another_problem_is_refused(tmp_path: Path) -> None:
     """Logged evaluations belong to their scenario, targets and code: a changed targets file cannot reuse them."""
-    from model.scenario import ScenarioError
+    from exodus.model.scenario import ScenarioError
 
     scenario = _synthetic(tmp_path)
     Calibration(scenario, tmp_path / "cal", seeds=SEEDS, scale=SCALE, workers=1, only=list(TRUTH))

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main
-from experiments.options import literal
-from model import load_scenario
+from exodus.experiments.cli import main
+from exodus.experiments.options import literal
+from exodus.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = REPO / "scenarios" / "baseline.toml"
@@ -125,7 +125,7 @@ def test_set_values_parse_as_toml_or_json_literals() -> None:
 
 def test_python_m_experiments_run_help() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "experiments", "run", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "exodus", "run", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert "--seed" in done.stdout and "--set" in done.stdout

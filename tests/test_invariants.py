@@ -8,9 +8,9 @@ from conftest import SCENARIOS, Run, simulate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model import RelocationModel
-from model.locations import HOME
-from model.population import AT_HOME, SEGMENTS
+from exodus.model import RelocationModel
+from exodus.model.locations import HOME
+from exodus.model.population import AT_HOME, SEGMENTS
 
 TALLIES = ("stock", "arrivals", "departures", "onward", "queue", "jobs", "firm_relocations", "tax", "fare")
 

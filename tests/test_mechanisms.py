@@ -1,4 +1,4 @@
-"""Each mechanism of MODEL.md moves the outflow the way it should.
+"""Each mechanism of docs/MODEL.md moves the outflow the way it should.
 
 Every test compares two runs with one seed, so the random numbers agree
 wherever the scenarios agree and the difference is the mechanism's effect
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from conftest import IT, Run, simulate
 
-from model import RelocationModel
-from model.locations import AIR, ENTRY_KINDS, HOME
-from model.population import AT_HOME, FOREIGN, GREY, NO_WORK, RELOCATED, REMOTE_RU
+from exodus.model import RelocationModel
+from exodus.model.locations import AIR, ENTRY_KINDS, HOME
+from exodus.model.population import AT_HOME, FOREIGN, GREY, NO_WORK, RELOCATED, REMOTE_RU
 
 LONG = 480  # to mid-June 2023: past the KZ stay limit (2023-01-27) and the penalty tax (2023-03-01)
 PEACE = 209  # to 2022-09-20, the eve of mobilisation: for effects before it

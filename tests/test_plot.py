@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.batch import run_batch
-from experiments.cli import main
-from experiments.figures import _band
+from exodus.experiments.batch import run_batch
+from exodus.experiments.cli import main
+from exodus.experiments.figures import _band
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = [REPO / "scenarios" / "baseline.toml", REPO / "scenarios" / "no_mobilisation.toml"]

@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from reference import ReferenceRules
 
-from model import RelocationModel, load_scenario
-from model.decision import Market, Rules
-from model.locations import HOME
-from model.population import IT, NEVER, NO_WORK, OTHER, REMOTE_RU
-from model.streams import Stream
+from exodus.model import RelocationModel, load_scenario
+from exodus.model.decision import Market, Rules
+from exodus.model.locations import HOME
+from exodus.model.population import IT, NEVER, NO_WORK, OTHER, REMOTE_RU
+from exodus.model.reference import ReferenceRules
+from exodus.model.streams import Stream
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SCALE = 0.002  # 2,000 IT agents, 2,000 others

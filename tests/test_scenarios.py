@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import SCENARIOS
 
-from model import RelocationModel, ScenarioError, load_scenario
+from exodus.model import RelocationModel, ScenarioError, load_scenario
 
 SCENARIO_FILES = sorted(SCENARIOS.glob("*.toml"))
 BASELINE = SCENARIOS / "baseline.toml"

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from experiments.options import positive_float, positive_int
+from exodus.experiments.options import positive_float, positive_int
 
 
 def _date(text: str) -> dt.date:
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from experiments.attribution import DRIVERS_FILE, AttributionError, run_attribution
+    from exodus.experiments.attribution import DRIVERS_FILE, AttributionError, run_attribution
 
     try:
         out = run_attribution(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.options import add_set_option, positive_float, positive_int
+from exodus.experiments.options import add_set_option, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from experiments.batch import run_batch
+    from exodus.experiments.batch import run_batch
 
     out = run_batch(
         args.scenarios,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.options import positive_float
+from exodus.experiments.options import positive_float
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from experiments.calibration_run import calibrate
+    from exodus.experiments.calibration_run import calibrate
 
     result = calibrate(
         args.scenario,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.options import add_scenario_options, overrides
+from exodus.experiments.options import add_scenario_options, overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from experiments.run import run_scenario  # the model and matplotlib load only when a run is asked for
+    from exodus.experiments.run import run_scenario  # the model and matplotlib load only when a run is asked for
 
     out = run_scenario(
         args.scenario,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.options import positive_int
+from exodus.experiments.options import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from experiments.metrics import MetricError
-    from experiments.sensitivity import SensitivityError, run_sensitivity
+    from exodus.experiments.metrics import MetricError
+    from exodus.experiments.sensitivity import SensitivityError, run_sensitivity
 
     try:
         out = run_sensitivity(args.spec, args.out, workers=args.workers, progress=not args.quiet)

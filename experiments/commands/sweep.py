@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.options import positive_int
+from exodus.experiments.options import positive_int
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -41,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from experiments.metrics import MetricError
-    from experiments.sweep import run_sweep
-    from experiments.sweep_file import SweepError
+    from exodus.experiments.metrics import MetricError
+    from exodus.experiments.sweep import run_sweep
+    from exodus.experiments.sweep_file import SweepError
 
     try:
         result = run_sweep(

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from model.decision import DAYS_PER_MONTH, DIASPORA_UNIT, Market, Rules
-from model.locations import ENTRY_KINDS, HOME
-from model.population import FOREIGN, GREY, IT, NO_WORK, RELOCATED, REMOTE_RU
+from exodus.model.decision import DAYS_PER_MONTH, DIASPORA_UNIT, Market, Rules
+from exodus.model.locations import ENTRY_KINDS, HOME
+from exodus.model.population import FOREIGN, GREY, IT, NO_WORK, RELOCATED, REMOTE_RU
 
 if TYPE_CHECKING:
-    from model.model import RelocationModel
+    from exodus.model.model import RelocationModel
 
 # Deviations of model.decision.Rules from the description (see tests/test_reference.py).
 NOWHERE_MEANS_RUSSIA = "nowhere_to_go_means_russia"  # nothing reachable: argmax of all -inf picks Russia
