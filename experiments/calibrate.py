@@ -88,18 +88,17 @@ def loss(targets: Sequence[Target], values: dict[str, list[float]]) -> float:
     """Weighted squared misses of the ensemble means outside the accepted ranges."""
     total = 0.0
     for t in targets:
-        if t.weight <= 0:
+        if not t.fitted:  # weight 0 or held out: never shown to the fit
             continue
         mean = float(np.mean(values[t.id]))
         centre = (t.low + t.high) / 2
-        total += t.weight * (t.miss(mean) ** 2 + CENTRE_PULL * ((mean - centre) / t.value) ** 2)
+        total += t.weight * (t.miss(mean) ** 2 + CENTRE_PULL * ((mean - centre) / abs(t.value)) ** 2)
     return total
 
 
 def averaged_relative_difference(targets: Sequence[Target], means: dict[str, float]) -> float:
-    """Mean of |model - reported| / reported over the fitted targets (Flee's validation measure)."""
-    fitted = [t for t in targets if t.weight > 0]
-    return float(np.mean([abs(means[t.id] - t.value) / t.value for t in fitted]))
+    """Mean of |model - reported| / |reported| over the given targets (Flee's validation measure)."""
+    return float(np.mean([t.relative_difference(means[t.id]) for t in targets])) if targets else float("nan")
 
 
 class EvaluationLog:
@@ -343,7 +342,7 @@ def conflicts(targets: Sequence[Target], records: Iterable[dict[str, Any]]) -> l
 
     Returns (a, b, sets meeting a, sets meeting b, evaluated sets).
     """
-    fitted = [t for t in targets if t.weight > 0]
+    fitted = [t for t in targets if t.fitted]
     inside = []
     for r in records:
         means = {t.id: float(np.mean(r["values"][t.id])) for t in fitted}

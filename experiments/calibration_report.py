@@ -80,7 +80,9 @@ def fit_markdown(
 ) -> str:
     """The fit report: parameters, one row per target, conflicts, scale bias, error measure."""
     check_means = {k: float(np.mean(v)) for k, v in check_values.items()}
-    ard = averaged_relative_difference(targets, check_means)
+    ard = averaged_relative_difference([t for t in targets if t.fitted], check_means)
+    held_out = [t for t in targets if t.role == "holdout" and t.weight > 0]
+    ard_held = averaged_relative_difference(held_out, check_means)
     out = [
         f"# Calibration of `{scenario_file}`",
         "",
@@ -89,7 +91,8 @@ def fit_markdown(
         f"{meta['evaluations']} evaluations; loss {fit_loss:.4g}. Check: {len(next(iter(check_values.values())))} "
         f"seeds at scale {check_scale}. Targets: `{targets_file.name}`.",
         "",
-        f"**Averaged relative difference** over the fitted targets (the measure Flee reports): **{ard:.3f}**.",
+        f"**Averaged relative difference** (the measure Flee reports) over the fitted targets: **{ard:.3f}**; "
+        f"over the {len(held_out)} held-out targets, never shown to the fit: **{ard_held:.3f}**.",
         "",
         "## Free parameters",
         "",
@@ -113,9 +116,9 @@ def fit_markdown(
         "noise alone. Posterior 90%: the posterior-predictive interval (ABC particles re-run), parameter "
         "uncertainty and noise together.",
         "",
-        "| target | segment | window | weight | reported (range) | model mean | seeds 90% | posterior 90% | in range "
-        "| miss |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| target | segment | place | window | role | weight | reported (range) | model mean | seeds 90% | "
+        "posterior 90% | in range | miss |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in targets:
         mean = check_means[t.id]
@@ -125,7 +128,8 @@ def fit_markdown(
         inside = "yes" if t.miss(mean) == 0 else "**no**"
         seeds = _band(check_values[t.id])
         out.append(
-            f"| `{t.id}` | {t.segment} | {t.date_start} – {t.date_end} | {t.weight:g} | "
+            f"| `{t.id}` | {t.segment} | {t.location or '–'} | {t.date_start} – {t.date_end} | {t.role} | "
+            f"{t.weight:g} | "
             f"{_fmt(t.value)} ({_fmt(t.low)} – {_fmt(t.high)}) | {_fmt(mean)} | {seeds} | {band} | {inside} | "
             f"{t.miss(mean):.1%} |"
         )
@@ -143,11 +147,11 @@ def fit_markdown(
         out.append(
             f"No pair of fitted targets was found that no evaluated parameter set ({len(records)}) meets together."
         )
-    never = [t.id for t in targets if t.weight > 0 and not _ever_met(t, records)]
+    never = [t.id for t in targets if t.fitted and not _ever_met(t, records)]
     if never:
         out.append("")
         out.append("Never met by any evaluated parameter set: " + ", ".join(f"`{i}`" for i in never) + ".")
-    missed = [t for t in targets if t.weight > 0 and t.miss(check_means[t.id]) > 0]
+    missed = [t for t in targets if t.fitted and t.miss(check_means[t.id]) > 0]
     out += ["", "## What the fit cannot do", ""]
     if missed:
         for t in missed:
@@ -162,16 +166,22 @@ def fit_markdown(
             "the conflicts above say which other figures pull against it."
         )
     else:
-        out.append("Every target with non-zero weight has its ensemble mean inside its accepted range.")
-    unfitted = [t for t in targets if t.weight == 0]
+        out.append("Every fitted target has its ensemble mean inside its accepted range.")
+    unfitted = [t for t in targets if not t.fitted]
     if unfitted:
-        out += ["", "Drawn, not fitted (weight 0): what the fitted model says of figures it was not asked to meet.", ""]
+        out += [
+            "",
+            "Not fitted (held out, or weight 0: drawn only): what the fitted model says of figures it was not "
+            "asked to meet.",
+            "",
+        ]
         for t in unfitted:
             mean = check_means[t.id]
             where = "inside" if t.miss(mean) == 0 else ("above" if mean > t.high else "below")
             place = f" in {t.location}" if t.location else ""
+            why = "held out" if t.role == "holdout" else "weight 0"
             out.append(
-                f"- `{t.id}` ({t.measure.replace('_', ' ')}{place}): the model's {_fmt(mean)} is {where} the "
+                f"- `{t.id}` ({why}; {t.measure.replace('_', ' ')}{place}): the model's {_fmt(mean)} is {where} the "
                 f"reported {_fmt(t.low)} – {_fmt(t.high)}. {t.note}"
             )
     out += [
@@ -190,13 +200,13 @@ def fit_markdown(
     biased = []
     for t in targets:
         a, b = np.asarray(scale_values[t.id], dtype=float), np.asarray(check_values[t.id], dtype=float)
-        diff = (a.mean() - b.mean()) / b.mean()
+        diff = (a.mean() - b.mean()) / abs(b.mean()) if b.mean() else 0.0
         if one_seed:
             out.append(f"| `{t.id}` | {_fmt(a.mean())} | {_fmt(b.mean())} | {diff:+.1%} | – | untested |")
             continue
-        noise = 2 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) / b.mean()
+        noise = 2 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) / max(abs(b.mean()), 1e-12)
         moved = abs(diff) > noise
-        if t.weight > 0 and moved:
+        if t.fitted and moved:
             biased.append(t.id)
         verdict = "**biased**" if moved else "within noise"
         out.append(f"| `{t.id}` | {_fmt(a.mean())} | {_fmt(b.mean())} | {diff:+.1%} | ±{noise:.1%} | {verdict} |")

@@ -1,14 +1,28 @@
 """Calibration targets: reported figures as data, and the model's counterpart.
 
 A targets file is a CSV, one row a reported figure: who is counted
-(`segment`: `it`, `other` or `all`), what is counted (`measure`:
-`gross_departures` in the window, returns not deducted, or `stock_abroad`
-on `date_end`), the window, the reported value, the range we accept
-(`low`, `high`), a calibration `weight` (0: draw it, do not fit to it) and
-its `source`. An optional `location` column narrows a figure to one
-destination: arrivals there in the window, or the stock there on
-`date_end` (another country's border statistics, say). Users add rows or
-files; no code changes.
+(`segment`: `it`, `other` or `all`), what is counted (`measure`, below), the
+window, the reported value, the range we accept (`low`, `high`), a
+calibration `weight` (0: draw it, do not fit to it) and its `source`.
+Optional columns: `location` narrows a figure to a destination, or to a sum
+of several (`EU+FI`); `role` is `fit` (the default) or `holdout` (never
+shown to the calibration, reported apart as out-of-sample skill);
+`reasoning` says how the reported figure became this model quantity.
+
+Measures, each in persons unless said otherwise:
+
+- `gross_departures`: departures from Russia in the window, returns not
+  deducted (with a location: arrivals there, as `arrivals`);
+- `arrivals`: persons entering the location in the window, from Russia or
+  onward from another destination;
+- `stock_abroad`: persons present on `date_end`, abroad or at the location;
+- `stock_change`: the stock on `date_end` less the stock the day before
+  `date_start`: the net of a border count, in minus out, for which ordinary
+  travel (which the model does not simulate) cancels;
+- `share_returned`: returns to Russia over departures from Russia in the
+  window, a fraction (a share of trips, close to one of persons).
+
+Users add rows or files; no code changes.
 """
 
 from __future__ import annotations
@@ -21,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 SEGMENTS = {"it": (0,), "other": (1,), "all": (0, 1)}
-MEASURES = ("gross_departures", "stock_abroad")
+MEASURES = ("gross_departures", "arrivals", "stock_abroad", "stock_change", "share_returned")
+ROLES = ("fit", "holdout")
 REQUIRED = ("id", "segment", "measure", "date_start", "date_end", "value", "low", "high", "weight", "source")
 
 
@@ -44,27 +59,50 @@ class Target:
     location: str = ""
     kind: str = ""
     note: str = ""
+    role: str = "fit"
+    reasoning: str = ""
+
+    @property
+    def fitted(self) -> bool:
+        """Does the calibration fit to it? Held-out and weight-0 figures are only compared."""
+        return self.weight > 0 and self.role == "fit"
+
+    @property
+    def places(self) -> list[str]:
+        """The location codes the figure sums over (none: all of abroad, or Russia's border)."""
+        return [c for c in self.location.split("+") if c]
 
     def model_value(self, tally: object, start: dt.date, per_agent: np.ndarray, codes: list[str]) -> float:
-        """The model's figure for this target, in persons, from a run's tally."""
+        """The model's figure for this target (persons, or a fraction for shares), from a run's tally."""
         segs = list(SEGMENTS[self.segment])
         first = (self.date_start - start).days
         last = (self.date_end - start).days
         weights = per_agent[segs]
+        where = [codes.index(c) for c in self.places] or list(range(1, len(codes)))
+
+        def persons(counts: np.ndarray) -> float:  # [..., segment] agents -> persons
+            return float((counts[..., segs] * weights).sum())
+
+        if self.measure == "share_returned":
+            left = persons(tally.departures[first : last + 1, 0])  # type: ignore[attr-defined]
+            back = persons(tally.arrivals[first : last + 1, 0])  # type: ignore[attr-defined]
+            return back / left if left > 0 else 0.0
+        if self.measure == "arrivals" or (self.measure == "gross_departures" and self.places):
+            return persons(tally.arrivals[first : last + 1][:, where])  # type: ignore[attr-defined]
         if self.measure == "gross_departures":
-            if self.location:
-                counts = tally.arrivals[first : last + 1, codes.index(self.location)][:, segs]  # type: ignore[attr-defined]
-            else:
-                counts = tally.departures[first : last + 1, 0][:, segs]  # type: ignore[attr-defined]
-            return float((counts * weights).sum())
-        stock = tally.stock[last][:, segs]  # type: ignore[attr-defined]
-        if self.location:
-            return float((stock[codes.index(self.location)] * weights).sum())
-        return float((stock[1:] * weights).sum())
+            return persons(tally.departures[first : last + 1, 0])  # type: ignore[attr-defined]
+        stock = persons(tally.stock[last][where])  # type: ignore[attr-defined]
+        if self.measure == "stock_change":
+            return stock - (persons(tally.stock[first - 1][where]) if first > 0 else 0.0)  # type: ignore[attr-defined]
+        return stock
 
     def miss(self, model: float) -> float:
         """How far a model figure falls outside the accepted range, relative to the reported value."""
-        return max(0.0, self.low - model, model - self.high) / self.value
+        return max(0.0, self.low - model, model - self.high) / abs(self.value)
+
+    def relative_difference(self, model: float) -> float:
+        """|model - reported| / |reported|: the terms of the averaged relative difference."""
+        return abs(model - self.value) / abs(self.value)
 
 
 def _field(path: Path, line: int, row: dict[str, str], name: str, parse: type, what: str) -> object:
@@ -112,13 +150,29 @@ def load_targets(path: str | Path, start: dt.date | None = None, days: int | Non
                 location=(row.get("location") or "").strip(),
                 kind=(row.get("kind") or "").strip(),
                 note=(row.get("quote_or_note") or "").strip(),
+                role=(row.get("role") or "").strip() or "fit",
+                reasoning=(row.get("reasoning") or "").strip(),
             )
+            if target.role not in ROLES:
+                raise TargetsError(
+                    f"{path}, line {line}: field role: expected one of {list(ROLES)}, got {target.role!r}"
+                )
+            if target.measure == "arrivals" and not target.places:
+                raise TargetsError(f"{path}, line {line}: field location: expected a location for measure arrivals")
             if not target.id:
                 raise TargetsError(f"{path}, line {line}: field id: expected a name for the figure")
             if target.date_end < target.date_start:
                 raise TargetsError(f"{path}, line {line}: field date_end: expected on or after date_start")
-            if not (target.value > 0 and target.low <= target.value <= target.high):
-                raise TargetsError(f"{path}, line {line}: fields low/value/high: expected 0 < low <= value <= high")
+            if not (target.value != 0 and target.low <= target.value <= target.high):
+                raise TargetsError(
+                    f"{path}, line {line}: fields low/value/high: expected low <= value <= high, value != 0"
+                )
+            if target.measure != "stock_change" and target.low < 0:
+                raise TargetsError(
+                    f"{path}, line {line}: field low: expected >= 0 (only a stock change can be negative)"
+                )
+            if target.measure == "share_returned" and target.high > 1:
+                raise TargetsError(f"{path}, line {line}: field high: expected a share <= 1 for share_returned")
             if target.weight < 0:
                 raise TargetsError(f"{path}, line {line}: field weight: expected a number >= 0")
             if start is not None and days is not None:
