@@ -98,7 +98,8 @@ class Rules:
         lost = np.clip(1.0 - net / np.maximum(came_with, 1.0), 0.0, 1.0)
         fallen = np.where(came_with > 0, lost, 0.0)  # pay lost since arrival (none to lose if they came without)
         broke = self.savings_now(idx, market) <= 0
-        return hz.base_abroad * np.exp(hz.money * (strain + fallen + broke) + hz.alarm * m.timeline.alarm[market.day])
+        alarm = hz.alarm if hz.alarm_abroad is None else hz.alarm_abroad
+        return hz.base_abroad * np.exp(hz.money * (strain + fallen + broke) + alarm * m.timeline.alarm[market.day])
 
     def savings_now(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """Savings today: what they had on arrival plus pay less living costs since."""
@@ -237,6 +238,7 @@ class Rules:
             + u.family * (w.family[idx][:, None] == dest)
             + u.incentives * is_it * incentive
             + u.relocated_firm * ((firm_loc[:, None] == dest) & abroad)
+            + np.where(abroad, loc.attraction[None, :], 0.0)
             - u.wary * loc.wary[None, :]
             - u.visa_friction * (loc.entry == VISA)[None, :]
             - moving
@@ -253,7 +255,14 @@ class Rules:
             - u.permanent * w.permanent[idx]
         )
         v[:, HOME] += home_only
+        stay = np.arange(n), here
+        v[stay] += np.where(here != HOME, u.settled * self.settled(idx, market), 0.0)  # attachment where they live
         return v
+
+    def settled(self, idx: np.ndarray, market: Market) -> np.ndarray:
+        """How settled workers are where they live: 0 on arrival, 1 after `settle_days` (abroad only)."""
+        days = market.day - self.m.workers.arrived[idx]
+        return np.clip(days / self.m.behaviour.utility.settle_days, 0.0, 1.0)
 
     # 4. Choice ----------------------------------------------------------------
     def choose(self, idx: np.ndarray, market: Market, exit_stopped: np.ndarray, noise: np.ndarray) -> np.ndarray:

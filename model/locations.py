@@ -34,6 +34,8 @@ class Locations:
     residence_probability: np.ndarray
     stay_limit: np.ndarray  # base visa-free stay, days (0: none)
     it_incentive: np.ndarray
+    permit_probability: np.ndarray  # non-residents at the stay limit who get a permit
+    attraction: np.ndarray  # utility constant of the place
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -78,6 +80,8 @@ def build_locations(scenario: Scenario) -> Locations:
         residence_probability=col("residence_probability"),
         stay_limit=col("stay_limit_days"),
         it_incentive=col("it_incentive"),
+        permit_probability=col("permit_probability"),
+        attraction=col("attraction"),
     )
 
 

@@ -106,6 +106,8 @@ class RelocationModel(mesa.Model):
                 "exit",
                 "job",
                 "residence",
+                "permit",
+                "job.search",
                 "firms.relocate",
                 "firms.choice",
                 "firms.offer",
@@ -356,7 +358,12 @@ class RelocationModel(mesa.Model):
             return
         hazard = self.rules.abroad_hazard(abroad, market).astype(np.float32)
         w.clock[abroad] += hazard
-        forced = (w.deadline[abroad] <= t) | (self.rules.savings_now(abroad, market) <= 0)
+        self._apply_for_permits(abroad, t)
+        self._search_for_work(abroad, t, market)
+        # A visa-free stay running out forces the question; running out of money raises its hazard (the
+        # `broke` term of abroad_hazard) but does not force it daily: a worker re-drawing the choice every
+        # day is sure to pick home by chance within weeks (measured: most returns outside IT, issue 8).
+        forced = w.deadline[abroad] <= t
         considering = abroad[(w.clock[abroad] >= w.threshold[abroad]) | forced]
         offered = offered[w.location[offered] != HOME]
         considering = np.union1d(considering, offered)
@@ -429,6 +436,7 @@ class RelocationModel(mesa.Model):
         # state
         w.location[idx] = dest
         w.since[idx] = t
+        w.arrived[idx] = t
         self._set_job(idx, self._assign_job(idx, dest, t, market))
         w.income[idx] = np.where(dest == HOME, w.wage[idx], self.rules.job_income(idx, dest, w.job[idx], market))
         resident = self._streams["residence"].uniform(idx, t) < loc.residence_probability[dest]
@@ -437,6 +445,45 @@ class RelocationModel(mesa.Model):
         w.deadline[idx] = np.where((dest != HOME) & ~w.resident[idx] & (limit > 0), t + limit, NEVER).astype(np.int32)
         home = dest == HOME
         self.propensity[idx] = np.where(home, self._propensity_static[idx], 0.0)
+
+    def _search_for_work(self, abroad: np.ndarray, t: int, market: Market) -> None:
+        """Abroad, those without work and remote workers whose pay a penalty tax cuts look for a local or
+        foreign employer: each day one in `job_search_days` of the place's job-finding chance finds one, taken
+        if it pays more (before, a job was found on arrival, when reconsidering, or never)."""
+        days = self.behaviour.hazard.job_search_days
+        if days <= 0:
+            return
+        w = self.workers
+        penalised = self.timeline.penalty_tax[t] > 0
+        looking = (w.job[abroad] == NO_WORK) | ((w.job[abroad] == REMOTE_RU) & penalised)
+        idle = abroad[looking]
+        if len(idle) == 0:
+            return
+        here = w.location[idle].astype(int)
+        found = idle[self._streams["job.search"].uniform(idle, t) < self.locations.job_finding[here] / days]
+        here = w.location[found].astype(int)
+        jobs = np.full(len(found), FOREIGN, dtype=np.int8)
+        better = self.rules.job_income(found, here, jobs, market) > self.rules.job_income(
+            found, here, w.job[found], market
+        )
+        found, here, jobs = found[better], here[better], jobs[better]
+        if len(found) == 0:
+            return
+        w.savings[found] = self.rules.savings_now(found, market)
+        self._set_job(found, jobs)
+        w.since[found] = t
+        w.income[found] = self.rules.job_income(found, here, jobs, market)
+
+    def _apply_for_permits(self, abroad: np.ndarray, t: int) -> None:
+        """On the day their visa-free stay runs out, non-residents apply for a residence or work permit
+        (Turkey's one-year permits, Serbia's temporary residence); those granted one may stay on."""
+        w = self.workers
+        due = abroad[(w.deadline[abroad] == t) & ~w.resident[abroad]]
+        if len(due) == 0:
+            return
+        granted = due[self._streams["permit"].uniform(due, t) < self.locations.permit_probability[w.location[due]]]
+        w.resident[granted] = True
+        w.deadline[granted] = NEVER
 
     def _apply_new_stay_limits(self, t: int) -> None:
         """A stay limit that starts today sets a deadline for non-residents already there."""

@@ -70,6 +70,7 @@ class Workers:
     # state
     location: np.ndarray = field(default=None)  # type: ignore[assignment]
     since: np.ndarray = field(default=None)  # type: ignore[assignment]
+    arrived: np.ndarray = field(default=None)  # type: ignore[assignment]  # day they came to where they are
     job: np.ndarray = field(default=None)  # type: ignore[assignment]
     resident: np.ndarray = field(default=None)  # type: ignore[assignment]
     savings: np.ndarray = field(default=None)  # type: ignore[assignment]
@@ -84,6 +85,7 @@ class Workers:
         n = len(self.segment)
         self.location = np.full(n, HOME, dtype=np.int8)
         self.since = np.zeros(n, dtype=np.int32)
+        self.arrived = np.zeros(n, dtype=np.int32)
         self.job = np.full(n, AT_HOME, dtype=np.int8)
         self.resident = np.zeros(n, dtype=bool)
         self.savings = self.savings0.copy()

@@ -47,6 +47,7 @@ class Place:
     russian_language: float
     wary: bool
     it_incentive: float
+    attraction: float
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Worker:
     income: float  # monthly, in the job they hold where they are
     location: int
     since: int  # day they arrived or last changed job
+    arrived: int  # day they came to where they live
     job: int
     deadline: int  # last day +1 they may stay without residence
     queued: int  # land route they wait at, -1 none
@@ -138,6 +140,7 @@ class ReferenceRules(Rules):
                 russian_language=float(loc.russian_language[j]),
                 wary=bool(loc.wary[j]),
                 it_incentive=float(loc.it_incentive[j]),
+                attraction=float(loc.attraction[j]),
             )
             for j in range(len(loc))
         ]
@@ -226,7 +229,8 @@ class ReferenceRules(Rules):
         else:
             fallen = 0.0  # came without pay: none to lose
         broke = 1.0 if self.savings_today(w, day) <= 0 else 0.0
-        return hz.base_abroad * math.exp(hz.money * (strain + fallen + broke) + hz.alarm * day.alarm)
+        alarm = hz.alarm if hz.alarm_abroad is None else hz.alarm_abroad  # the news shakes those abroad too
+        return hz.base_abroad * math.exp(hz.money * (strain + fallen + broke) + alarm * day.alarm)
 
     def savings_today(self, w: Worker, day: Today) -> float:
         """At home savings stay as they are; abroad they grow by pay less living costs since arrival."""
@@ -344,6 +348,10 @@ class ReferenceRules(Rules):
                 v += u.incentives * day.it_tax_break
         if abroad and w.employer is not None and w.employer.location == there:
             v += u.relocated_firm
+        if abroad:
+            v += place.attraction
+        if abroad and there == here:  # attachment to where they live grows with the days there
+            v += u.settled * clamp01((day.day - w.arrived) / u.settle_days)
         if place.wary:
             v -= u.wary
         if place.entry == "visa":

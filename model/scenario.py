@@ -111,6 +111,12 @@ class LocationSpec(_Strict):
     stance: Literal["welcoming", "wary", "closed"]
     residence_probability: float = Field(ge=0, le=1, description="newcomers who get residence")
     stay_limit_days: int = Field(0, ge=0, description="visa-free stay for non-residents; 0: none")
+    permit_probability: float = Field(
+        0.0, ge=0, le=1, description="non-residents reaching the stay limit who get a residence or work permit"
+    )
+    attraction: float = Field(
+        0.0, description="utility constant of the place: what the named terms miss (flights, reputation); fitted"
+    )
     stepping_stone: bool = False
     it_incentive: float = Field(0.0, ge=0, description="strength of IT visas and tax regimes")
     sources: dict[str, str] = Field(default_factory=dict)
@@ -174,6 +180,9 @@ class Hazard(_Strict):
     base_other: float = Field(ge=0)
     base_abroad: float = Field(ge=0, description="daily hazard of reconsidering while abroad")
     alarm: float = Field(ge=0, description="weight of news shocks")
+    alarm_abroad: float | None = Field(
+        None, ge=0, description="abroad: weight of news shocks on reconsidering (None: as at home)"
+    )
     mobilisation: float = Field(ge=0, description="weight of own mobilisation risk")
     repression: float = Field(ge=0)
     sanctions: float = Field(ge=0, description="weight of the employer's sanctions exposure")
@@ -181,6 +190,9 @@ class Hazard(_Strict):
     intention: float = Field(ge=0, description="weight of a pre-war wish to emigrate")
     risk_aversion: float = Field(ge=0)
     money: float = Field(ge=0, description="abroad: weight of running out of savings")
+    job_search_days: float = Field(
+        0.0, ge=0, description="abroad without work: days over which the job-finding chance is spread (0: no search)"
+    )
 
 
 class Utility(_Strict):
@@ -204,6 +216,8 @@ class Utility(_Strict):
     home: float = Field(description="attachment to home for those who mean to return")
     permanent: float = Field(description="less attachment for those who mean to stay away")
     switching: float = Field(description="cost of moving at all (stay-put bias)")
+    settled: float = Field(0.0, ge=0, description="abroad: attachment to where one lives, grown over settle_days")
+    settle_days: float = Field(180.0, gt=0, description="days abroad until the attachment is whole")
     value_of_time_usd: float = Field(50.0, ge=0, description="per day of travel or queue, to pick a route")
     scale: float = Field(1.0, gt=0, description="scale of the Gumbel noise")
 
