@@ -14,6 +14,7 @@ started, finished (UTC ISO), elapsed_seconds, scenario (resolved).
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from tqdm import tqdm
 from exodus.experiments.outdir import check_replaceable, staged_dir
 from exodus.experiments.plot import plot_outflow
 from exodus.experiments.provenance import git_state, record_json, utc_now, versions
-from exodus.experiments.targets import load_targets, targets_path
+from exodus.experiments.targets import Target, load_targets, targets_path
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from exodus.model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
 from exodus.model.population import SEGMENTS
@@ -43,6 +44,32 @@ def targets_file(scenario: Scenario, scenario_path: Path) -> Path | None:
     path = targets_path(scenario_path, scenario.scenario.targets)
     load_targets(path)
     return path
+
+
+def scale_warnings(scenario: Scenario, scale: float, targets: list[Target]) -> list[str]:
+    """What a reduced scale cannot resolve: an agent standing for more persons than a land border lets through
+    in a day (queues then move in lumps) or than the smallest reported figure it is compared with."""
+    per_agent = {seg: max(1, round(spec.persons_per_agent / scale)) for seg, spec in scenario.population.items()}
+    largest = max(per_agent.values())
+    out = []
+    capacities = [(name, r.capacity_per_day) for name, r in scenario.routes.items() if r.enabled and r.capacity_per_day]
+    if capacities:
+        name, capacity = min(capacities, key=lambda item: item[1])
+        if largest > capacity:
+            out.append(
+                f"scale {scale:g}: an agent stands for {largest:,} persons, more than the {capacity:,.0f} a day that "
+                f"the land border {name} lets through; its queue moves in lumps"
+            )
+    counted = [t for t in targets if t.measure != "share_returned"]
+    if counted:
+        smallest = min(counted, key=lambda t: abs(t.value) / max(per_agent.get(t.segment, largest), 1))
+        agent = per_agent.get(smallest.segment, largest)
+        if agent > abs(smallest.value) / 10:
+            out.append(
+                f"scale {scale:g}: an agent stands for {agent:,} persons, over a tenth of the reported figure "
+                f"{smallest.id} ({abs(smallest.value):,.0f}); the model cannot resolve it"
+            )
+    return out
 
 
 def run_scenario(
@@ -69,6 +96,9 @@ def run_scenario(
     out = Path(out) if out is not None else default_out(name, seed)
     check_replaceable(out)  # fail now, not after a long run
     targets = targets_file(resolved, scenario_path)
+    if targets is not None:
+        for warning in scale_warnings(resolved, scale, load_targets(targets)):
+            print(f"warning: {warning}", file=sys.stderr)
 
     model = RelocationModel(resolved, rng=seed, scale=scale)
     with tqdm(total=resolved.days, desc=name, unit="day", disable=not progress) as bar:

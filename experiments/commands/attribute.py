@@ -38,7 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced if it holds an attribution)")
     parser.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (default 3)")
-    parser.add_argument("--scale", type=positive_float, default=0.01, help="share of the agents (default 0.01)")
+    parser.add_argument(
+        "--scale",
+        type=positive_float,
+        default=0.05,
+        help="share of the agents (default 0.05: the smallest unbiased in fit.md)",
+    )
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--until", type=_date, default=None, help="last date to run to (default: the horizon)")
     parser.add_argument(

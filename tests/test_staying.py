@@ -1,0 +1,76 @@
+"""Whether people stay abroad, and where: each structural change of issue 8 moves the model the way it should.
+
+As in test_mechanisms.py, every test compares two runs with one seed (common random numbers), sets the
+weight under test explicitly on both sides, and asserts a direction with a margin well inside the effect.
+"""
+
+from __future__ import annotations
+
+from conftest import Run, simulate
+
+from exodus.model.population import NO_WORK
+
+LONG = 480  # to mid-June 2023: a year past the first wave, past the mobilisation's end
+
+
+def persons_at(run: Run, code: str, date: str) -> float:
+    """Persons present at a location at the end of a day."""
+    return float(run.tally.stock[run.d(date), run.loc(code)] @ run.workers.persons_per_agent)
+
+
+def persons_abroad(run: Run, date: str) -> float:
+    return float(run.tally.stock[run.d(date), 1:].sum(axis=0) @ run.workers.persons_per_agent)
+
+
+def returns(run: Run, start: str | None = None) -> int:
+    """Moves (agents) back to Russia from abroad, from `start` on."""
+    dests = [c for c in run.model.codes if c != "RU"]
+    return run.count(origin=dests, dest="RU", start=start)
+
+
+def test_a_residence_permit_keeps_people_past_the_visa_free_stay() -> None:
+    """Turkey's 90-day limit: granting permits at the limit keeps more there (and fewer return)."""
+    never = simulate(days=LONG, **{"locations.TR.permit_probability": 0.0, "locations.TR.attraction": 2.0})
+    always = simulate(days=LONG, **{"locations.TR.permit_probability": 1.0, "locations.TR.attraction": 2.0})
+    assert persons_at(always, "TR", "2023-06-01") > 1.3 * persons_at(never, "TR", "2023-06-01")
+    assert returns(always) < returns(never)
+
+
+def test_settling_in_abroad_cuts_returns() -> None:
+    loose = simulate(days=LONG, **{"behaviour.utility.settled": 0.0})
+    settled = simulate(days=LONG, **{"behaviour.utility.settled": 3.0})
+    assert returns(settled, start="2022-06-01") < 0.8 * returns(loose, start="2022-06-01")
+    assert persons_abroad(settled, "2023-06-01") > 1.1 * persons_abroad(loose, "2023-06-01")
+
+
+def test_a_destination_constant_draws_people_there() -> None:
+    plain = simulate(**{"locations.GE.attraction": 0.0})
+    drawn = simulate(**{"locations.GE.attraction": 2.0})
+    assert persons_at(drawn, "GE", "2022-11-01") > 2 * persons_at(plain, "GE", "2022-11-01")
+    assert persons_at(drawn, "KZ", "2022-11-01") < persons_at(plain, "KZ", "2022-11-01")  # taken from the others
+
+
+def test_news_shocks_abroad_make_people_reconsider_and_return() -> None:
+    """At the weight of home (3.0), the invasion shock had those abroad re-draw daily and go back."""
+    calm = simulate(days=120, **{"behaviour.hazard.alarm_abroad": 0.0, "behaviour.hazard.alarm": 3.0})
+    shaken = simulate(days=120, **{"behaviour.hazard.alarm_abroad": 3.0, "behaviour.hazard.alarm": 3.0})
+    assert returns(shaken) > 1.5 * returns(calm)
+    assert persons_abroad(shaken, "2022-06-01") < persons_abroad(calm, "2022-06-01")
+
+
+def test_looking_for_work_abroad_finds_it() -> None:
+    idle = simulate(days=LONG, **{"behaviour.hazard.job_search_days": 0.0})
+    looking = simulate(days=LONG, **{"behaviour.hazard.job_search_days": 30.0})
+    t = idle.d("2023-06-01")
+    without_work = [float(r.tally.jobs[t, :, NO_WORK] @ r.workers.persons_per_agent) for r in (idle, looking)]
+    abroad = [persons_abroad(r, "2023-06-01") for r in (idle, looking)]
+    assert without_work[1] / abroad[1] < 0.8 * without_work[0] / abroad[0]
+
+
+def test_a_mobilisation_decree_left_in_force_keeps_reservists_abroad() -> None:
+    ended = simulate(days=LONG, **{"policy.mobilisation_in_force.level": 0.0})
+    in_force = simulate(days=LONG, **{"policy.mobilisation_in_force.level": 1.5})
+    reservists = ended.workers.reservist
+    back = [r.count(dest="RU", start="2022-10-28", who=reservists) for r in (ended, in_force)]
+    assert back[1] < 0.8 * back[0]
+    assert in_force.left_russia(start="2022-10-28") > ended.left_russia(start="2022-10-28")  # and more leave
