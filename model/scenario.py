@@ -34,7 +34,9 @@ class ScenarioError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: NaN or infinity in any number is refused ("Input should be a finite number"); no field of
+    # a scenario means infinity
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Meta(_Strict):
@@ -55,9 +57,9 @@ class SegmentSpec(_Strict):
     share_male: float = Field(ge=0, le=1)
     age_mean: float = Field(gt=16, lt=80)
     age_sd: float = Field(gt=0)
-    age_min: int = 18
-    age_max: int = 64
-    military_age_max: int = Field(50, description="oldest age liable to partial mobilisation")
+    age_min: int = Field(18, ge=0, le=120)
+    age_max: int = Field(64, ge=0, le=120)
+    military_age_max: int = Field(50, ge=0, le=120, description="oldest age liable to partial mobilisation")
     reservist_share: float = Field(ge=0, le=1, description="men of military age who are on the reserve lists")
     wage_median_usd: float = Field(gt=0, description="monthly wage after tax at home")
     wage_sigma: float = Field(ge=0)
@@ -75,6 +77,25 @@ class SegmentSpec(_Strict):
     deferment_eligible: float = Field(0.0, ge=0, le=1, description="with the education the IT deferment needs")
     local_wage_factor: float = Field(1.0, gt=0, description="their pay abroad, as a share of the local IT wage")
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SegmentSpec:
+        if self.age_min > self.age_max:
+            raise ValueError(f"age_min: expected at most age_max ({self.age_max}), got {self.age_min}")
+        if not self.age_min <= self.age_mean <= self.age_max:
+            raise ValueError(f"age_mean: expected between age_min and age_max, got {self.age_mean}")
+        if self.schengen_visa > self.international_passport:
+            raise ValueError(
+                f"schengen_visa: expected at most international_passport ({self.international_passport}): "
+                f"a Schengen visa goes in an international passport, got {self.schengen_visa}"
+            )
+        for code, share in self.family_ties.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"family_ties.{code}: expected a share between 0 and 1, got {share}")
+        total = sum(self.family_ties.values())
+        if total > 1 + 1e-9:
+            raise ValueError(f"family_ties: expected shares adding up to at most 1, got {total:g}")
+        return self
 
 
 class FirmsSpec(_Strict):
@@ -128,6 +149,12 @@ class RouteSpec(_Strict):
     enabled: bool = True
     source: str = ""
 
+    @model_validator(mode="after")
+    def _somewhere_else(self) -> RouteSpec:
+        if self.origin == self.destination:
+            raise ValueError(f"destination: expected a place other than the origin, got {self.destination!r}")
+        return self
+
 
 PolicyKind = Literal[
     "shock",
@@ -145,6 +172,10 @@ PolicyKind = Literal[
     "destination_incentive",
     "repression",
 ]
+# Kinds that act on places: they need `locations`. The others act on Russia as a whole and must not have any.
+LOCATION_KINDS = frozenset({"airspace_closed", "entry_ban", "border_closed", "stay_limit", "destination_incentive"})
+# The range of `level` by kind: taxes and shares in [0, 1]; intensities, weights and days at least 0.
+SHARE_KINDS = frozenset({"penalty_tax", "remote_work_tax", "it_deferment", "exit_ban_military_age"})
 
 
 class PolicyEvent(_Strict):
@@ -164,6 +195,16 @@ class PolicyEvent(_Strict):
     def _until_after_date(self) -> PolicyEvent:
         if self.until is not None and self.until <= self.date:
             raise ValueError(f"until ({self.until}) must come after date ({self.date})")
+        if self.kind in LOCATION_KINDS and not self.locations:
+            raise ValueError(f"locations: expected the places a {self.kind} event applies to, got none")
+        if self.kind not in LOCATION_KINDS and self.locations:
+            raise ValueError(
+                f"locations: a {self.kind} event applies to Russia as a whole; expected none, got {self.locations}"
+            )
+        if self.kind in SHARE_KINDS and not 0 <= self.level <= 1:
+            raise ValueError(f"level: expected a rate or share between 0 and 1 for {self.kind}, got {self.level}")
+        if self.level < 0:
+            raise ValueError(f"level: expected a number >= 0 for {self.kind}, got {self.level}")
         return self
 
 
@@ -243,6 +284,14 @@ class Parameter(_Strict):
     high: float
     log: bool = False
 
+    @model_validator(mode="after")
+    def _bounds(self) -> Parameter:
+        if not self.low < self.high:
+            raise ValueError(f"expected low < high, got low={self.low}, high={self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log = true needs low > 0, got low={self.low}")
+        return self
+
 
 class Scenario(_Strict):
     scenario: Meta
@@ -275,6 +324,14 @@ class Scenario(_Strict):
             for code in spec.family_ties:
                 if code not in codes:
                     raise ValueError(f"population.{seg}.family_ties: '{code}' is not in [locations]")
+        fields = self.model_dump(exclude={"free_parameters", "calibration"})
+        for key in self.free_parameters:
+            try:
+                value = get_path(fields, key)
+            except ScenarioError:
+                value = None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"free_parameters.{key}: expected the dotted path of a number in the scenario")
         return self
 
     @property
@@ -365,6 +422,26 @@ def validate(raw: dict[str, Any], source: str) -> Scenario:
         raise ScenarioError(f"{source}: invalid scenario\n" + field_errors(err)) from None
 
 
+def sets_horizon(paths: Any) -> bool:
+    """Whether these dotted paths (overrides, swept parameters) change the horizon, `scenario.days`."""
+    return any(str(path).replace("__", ".") == "scenario.days" for path in paths)
+
+
+def check_horizon(scenario: Scenario, source: str) -> None:
+    """Refuse an enabled policy event dated on or after the end of the horizon: it would never act.
+
+    Applied to a scenario as its files define it. A horizon shortened on purpose (`--set scenario.days=30`,
+    a sweep's `days`) runs the events that fall inside it and leaves out the rest, so the callers skip this
+    check then."""
+    end = scenario.date(scenario.days)
+    for key, event in scenario.policy.items():
+        if event.enabled and event.date >= end:
+            raise ScenarioError(
+                f"{source}: invalid scenario\n  field policy.{key}.date: expected a date before the end of the "
+                f"horizon ({end}: scenario.start + scenario.days), got {event.date}"
+            )
+
+
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Read, resolve and validate a scenario; `overrides` set dotted fields."""
     path = Path(path)
@@ -372,4 +449,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     for key, value in (overrides or {}).items():
         set_path(raw, key, value)
     source = f"{path} with overrides {sorted(overrides)}" if overrides else str(path)
-    return validate(raw, source)
+    scenario = validate(raw, source)
+    if not sets_horizon(overrides or {}):
+        check_horizon(scenario, source)
+    return scenario
