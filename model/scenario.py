@@ -427,19 +427,67 @@ def sets_horizon(paths: Any) -> bool:
     return any(str(path).replace("__", ".") == "scenario.days" for path in paths)
 
 
-def check_horizon(scenario: Scenario, source: str) -> None:
+def check_horizon(scenario: Scenario, source: str, only: set[str] | None = None) -> None:
     """Refuse an enabled policy event dated on or after the end of the horizon: it would never act.
 
-    Applied to a scenario as its files define it. A horizon shortened on purpose (`--set scenario.days=30`,
-    a sweep's `days`) runs the events that fall inside it and leaves out the rest, so the callers skip this
-    check then."""
+    `only`: check these events alone. A file or override that shortens the horizon on top of a scenario cuts its
+    events short knowingly (`--set scenario.days=30`, a counterfactual with `days = 100`, a sweep's `days`): the
+    events it inherits run as far as the horizon reaches; those it dates or enables itself must fall inside."""
     end = scenario.date(scenario.days)
     for key, event in scenario.policy.items():
-        if event.enabled and event.date >= end:
+        if event.enabled and event.date >= end and (only is None or key in only):
             raise ScenarioError(
                 f"{source}: invalid scenario\n  field policy.{key}.date: expected a date before the end of the "
                 f"horizon ({end}: scenario.start + scenario.days), got {event.date}"
             )
+
+
+def _own_tables(path: Path) -> list[dict[str, Any]]:
+    """The tables each file of the `extends` chain sets itself, from the first base to `path`."""
+    chain: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    current: Path | None = path.resolve()
+    while current is not None and current not in seen:  # read_raw has checked the chain: no cycle, files exist
+        seen.add(current)
+        own, _ = read_toml(current, "scenario file", ScenarioError)
+        chain.insert(0, own)
+        meta = own.get("scenario")
+        parent = meta.get("extends") if isinstance(meta, dict) else None
+        current = (current.parent / parent).resolve() if isinstance(parent, str) else None
+    return chain
+
+
+def _events_to_check(path: Path, overrides: dict[str, Any]) -> set[str]:
+    """The events the horizon rule applies to: those dated or switched where the horizon is set, or after it.
+
+    Layers are the files of the `extends` chain, base first, then the overrides. A layer that shortens the horizon
+    of what it extends (a counterfactual with `days = 100`, `--set scenario.days=30`) cuts the events below it short
+    knowingly; an event dated or enabled in that layer or above must fall inside the horizon."""
+    layers = [*_own_tables(path), _as_tables(overrides)]
+    horizon = max((i for i, t in enumerate(layers) if "days" in _table(t, "scenario")), default=-1)
+    events: set[str] = set()
+    for i, tables in enumerate(layers):
+        for key, event in _table(tables, "policy").items():
+            if i >= horizon and isinstance(event, dict) and ("date" in event or "enabled" in event or "kind" in event):
+                events.add(key)
+    return events
+
+
+def _table(tables: dict[str, Any], name: str) -> dict[str, Any]:
+    table = tables.get(name)
+    return table if isinstance(table, dict) else {}
+
+
+def _as_tables(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Dotted overrides as nested tables (`policy.x.date` -> {"policy": {"x": {"date": ...}}})."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        *parents, last = key.replace("__", ".").split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else {}
+        node[last] = value
+    return nested
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -450,6 +498,5 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         set_path(raw, key, value)
     source = f"{path} with overrides {sorted(overrides)}" if overrides else str(path)
     scenario = validate(raw, source)
-    if not sets_horizon(overrides or {}):
-        check_horizon(scenario, source)
+    check_horizon(scenario, source, _events_to_check(path, overrides or {}))
     return scenario

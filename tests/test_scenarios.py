@@ -311,8 +311,15 @@ def test_a_route_to_itself_in_a_file_is_named(tmp_path: Path) -> None:
 
 
 def test_an_event_after_the_horizon_is_refused_unless_the_horizon_is_shortened_on_purpose(tmp_path: Path) -> None:
-    message = error_of(extends_baseline(tmp_path, "late.toml", "days = 100\n"))  # in [scenario]: the file's horizon
-    assert "late.toml" in message and "before the end of the horizon" in message
+    late = '[policy.late]\nkind = "shock"\ndate = 2030-01-01\n'
+    message = error_of(extends_baseline(tmp_path, "late.toml", late))
+    assert "late.toml" in message and "field policy.late.date" in message and "before the end" in message
+    message = error_of(extends_baseline(tmp_path, "short.toml", "days = 100\n" + late))  # its own event, too late
+    assert "short.toml" in message and "field policy.late.date" in message
+    message = error_of(BASELINE, {"scenario.days": 100, "policy.partial_mobilisation.date": "2022-09-21"})
+    assert "field policy.partial_mobilisation.date" in message
+    # a file that shortens the horizon of what it extends cuts the inherited events short knowingly
+    assert load_scenario(extends_baseline(tmp_path, "brief.toml", "days = 100\n")).days == 100
     # --set scenario.days (or a sweep's days) cuts the run short knowingly: the later events fall outside it
     assert load_scenario(BASELINE, {"scenario.days": 30}).days == 30
     disabled = extends_baseline(
