@@ -34,7 +34,7 @@ from exodus.model.population import (
     build_population,
 )
 from exodus.model.scenario import Scenario, load_scenario
-from exodus.model.streams import Stream
+from exodus.model.streams import Stream, check_seed
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml"
 
@@ -71,7 +71,7 @@ class RelocationModel(mesa.Model):
         rules: type[Rules] = Rules,
         **overrides: Any,
     ) -> None:
-        seed = 0 if rng is None else int(rng)
+        seed = 0 if rng is None else check_seed(rng)
         super().__init__(rng=seed)
         if isinstance(scenario, Scenario):
             if overrides:
