@@ -459,12 +459,18 @@ class RelocationModel(mesa.Model):
         base = self.job_wage / DAYS_PER_MONTH  # gross wage per day, persons-weighted
         at_home, remote = base[:, AT_HOME], base[:, REMOTE_RU]
         full = taxes.income_tax + premiums
-        self.tally.tax[t, :, 0] = at_home * taxes.income_tax + remote * remote_rate
-        self.tally.tax[t, :, 1] = (at_home + remote) * premiums
-        self.tally.tax[t, :, 2] = remote * tl.penalty_tax[t]
-        self.tally.tax[t, :, 3] = base[:, GREY] * full
-        self.tally.tax[t, :, 4] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
-        self.tally.tax[t, :, 5] = base[:, NO_WORK] * full
+        abroad = self.tally.tax_abroad[t]  # paid (or lost) by people abroad; the rest by people at home
+        abroad[:, 0] = remote * remote_rate
+        abroad[:, 1] = remote * premiums
+        # the penalty is taken from the pay the worker receives (after income tax; see Rules.pay_by_job),
+        # so it is booked on that, not on the gross wage
+        abroad[:, 2] = remote * (1.0 - taxes.income_tax) * tl.penalty_tax[t]
+        abroad[:, 3] = base[:, GREY] * full
+        abroad[:, 4] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
+        abroad[:, 5] = base[:, NO_WORK] * full
+        self.tally.tax[t] = abroad
+        self.tally.tax[t, :, 0] += at_home * taxes.income_tax
+        self.tally.tax[t, :, 1] += at_home * premiums
 
     # results -------------------------------------------------------------------
     def dates(self) -> list[str]:
