@@ -266,6 +266,10 @@ def reported_figures(scenario_path: Path) -> list[Target]:
     return load_targets(targets_path(scenario_path, scenario.scenario.targets), scenario.start, scenario.days)
 
 
+def scenario_label(model: DashboardModel) -> str:
+    return model.scenario.scenario.name + (" with the levers" if model.overrides else "")
+
+
 def drawn_figures(model: DashboardModel) -> list[Target]:
     """The reported figures the departures chart draws (numbered in this order): departures from Russia."""
     return [t for t in reported_figures(model.scenario_path) if t.measure == "gross_departures" and not t.location]
@@ -301,7 +305,7 @@ def _persons(value: float, _pos: object = None) -> str:
 def _pair(ax: Any, model: DashboardModel, column: str, transform: Any = None, **line: Any) -> None:
     """The scenario (red) and the baseline (black, dashed) of one DataCollector column."""
     for m, colour, ls, label in (
-        (model, SCENARIO_COLOUR, "-", model.scenario.scenario.name),
+        (model, SCENARIO_COLOUR, "-", scenario_label(model)),
         (model.baseline, BASELINE_COLOUR, "--", "baseline, same seed"),
     ):
         values = series(m, column)
@@ -467,7 +471,7 @@ def flow_map(model: DashboardModel) -> Figure:
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.2)
     ax.set_title(
-        "Moves so far (red: from Russia, green: onward, blue: back; width by persons); dots: stock now",
+        "Moves so far: red out of Russia, green onward, blue back (width: persons); dots: living there",
         fontsize=8,
         loc="left",
     )
@@ -499,7 +503,7 @@ def summary(model: DashboardModel) -> str:
         f"<tr><td>{name}</td><td style='text-align:right'>{a:,.0f}</td><td style='text-align:right'>{b:,.0f}</td></tr>"
         for name, a, b in rows
     )
-    name = model.scenario.scenario.name + (" with the levers" if model.overrides else "")
+    name = scenario_label(model)
     figures = " · ".join(f"{k + 1} {html.escape(t.id.replace('_', ' '))}" for k, t in enumerate(drawn_figures(model)))
     return (
         f"<p><b>{html.escape(name)}</b> against <b>baseline</b>, seed {model.seed}, "

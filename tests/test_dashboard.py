@@ -180,7 +180,7 @@ def test_the_dashboard_in_a_browser(server: str, tmp_path: Path) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 2300})
+            page = browser.new_page(viewport={"width": 1600, "height": 1800})
             page.goto(server, timeout=90_000)
             page.wait_for_function(f"document.querySelectorAll('img').length >= {charts}", timeout=90_000)
             expect(page.locator(".exodus-day")).to_contain_text("Day 0 of 730", timeout=30_000)
