@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +39,7 @@ def handle(args: argparse.Namespace) -> int:
     except ImportError:
         print("exodus dashboard: error: solara is not installed (pip install solara)", file=sys.stderr)
         return 2
-    try:
-        return subprocess.call(command(args))
-    except KeyboardInterrupt:
-        return 0
+    cmd = command(args)
+    sys.stdout.flush()
+    os.execv(cmd[0], cmd)  # solara replaces this process: one process to stop, and signals reach the server
+    return 0  # not reached
