@@ -140,6 +140,8 @@ class LocationSpec(_Strict):
     )
     stepping_stone: bool = False
     it_incentive: float = Field(0.0, ge=0, description="strength of IT visas and tax regimes")
+    lat: float | None = Field(None, ge=-90, le=90, description="latitude of its main city, for maps only")
+    lon: float | None = Field(None, ge=-180, le=180, description="longitude of its main city, for maps only")
     sources: dict[str, str] = Field(default_factory=dict)
 
 
