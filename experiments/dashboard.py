@@ -83,12 +83,16 @@ def lever_overrides(
             out[f"policy.{key}.enabled"] = value == ON
 
     switch("partial_mobilisation", mobilisation)
+    switch("mobilisation_in_force", mobilisation)  # the decree left in force goes with the call-up
     if mobilisation_date != AS_SCENARIO and "partial_mobilisation" in policy:
         event = policy["partial_mobilisation"]
         date = dt.date.fromisoformat(mobilisation_date)
         out["policy.partial_mobilisation.date"] = date.isoformat()
         if event.until is not None:
             out["policy.partial_mobilisation.until"] = (date + (event.until - event.date)).isoformat()
+        in_force = policy.get("mobilisation_in_force")
+        if in_force is not None and event.until is not None:  # in force from the day the call-up ended
+            out["policy.mobilisation_in_force.date"] = (date + (in_force.date - event.date)).isoformat()
         deferment = policy.get("it_mobilisation_exemption")
         if deferment is not None:  # the deferment follows the call-up, as in 2022
             out["policy.it_mobilisation_exemption.date"] = (date + (deferment.date - event.date)).isoformat()

@@ -6,6 +6,7 @@ Runs are tiny (scale 0.001, 30 days): the point is the refusal, not the result.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
 import subprocess
@@ -138,11 +139,15 @@ def test_a_system_error_is_one_line_and_a_bug_still_a_traceback(
 
 
 def targets_with(tmp_path: Path, location: str) -> Path:
-    lines = TARGETS.read_text(encoding="utf-8").splitlines()
-    header = lines[0].split(",")
-    assert header[-1] == "location"
+    with TARGETS.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields, first = reader.fieldnames, next(reader)
+    assert fields is not None and "location" in fields
     path = tmp_path / "targets.csv"
-    path.write_text("\n".join([lines[0], lines[1].rstrip(",") + "," + location]) + "\n", encoding="utf-8")
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerow({**first, "location": location})
     return path
 
 

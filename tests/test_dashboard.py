@@ -66,7 +66,9 @@ def test_levers_are_scenario_overrides() -> None:
 
 
 def test_dashboard_model_steps_the_baseline_alongside_and_counts_flows() -> None:
-    model = dashboard.DashboardModel("penalty_tax.toml", seed=1, scale=0.01, penalty_tax=0.5, **{"scenario.days": 30})
+    model = dashboard.DashboardModel(
+        "penalty_tax.toml", seed=1, scale=0.01, penalty_tax=0.5, penalty_date="2022-03-10", **{"scenario.days": 30}
+    )
     assert model.baseline.seed == model.seed and model.baseline.scale == model.scale
     while model.running:
         model.step()
