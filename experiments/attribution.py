@@ -71,7 +71,7 @@ class AttributionError(ValueError):
 
 # drivers -------------------------------------------------------------------------------------
 class _DriverSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN and inf refused
 
     label: str
     description: str

@@ -150,7 +150,7 @@ class Calibration:
         if not self.scenario.scenario.targets:
             raise ScenarioError(f"{self.scenario_file}: field scenario.targets: expected a targets file to fit")
         self.targets_file = targets_path(self.scenario_file, self.scenario.scenario.targets)
-        self.targets = load_targets(self.targets_file, self.scenario.start, self.scenario.days)
+        self.targets = load_targets(self.targets_file, self.scenario.start, self.scenario.days, self.scenario.locations)
         self.params = free_parameters(self.scenario, str(self.scenario_file))
         if self.only is not None:
             unknown = sorted(set(self.only) - {p.path for p in self.params})

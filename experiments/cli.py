@@ -2,8 +2,9 @@
 
 Subcommands live in `experiments.commands`, one module each, and register
 themselves (see that package). Errors in what the user gave (a scenario or
-targets file that does not validate, an output folder that cannot be used) print one message
-naming the file and field and exit with 2; a traceback means a bug.
+targets file that does not validate, an output folder that cannot be used, a
+scale the memory cannot hold, a file that cannot be read or is not text) print
+one message naming the file and field and exit with 2; a traceback means a bug.
 """
 
 from __future__ import annotations
@@ -17,10 +18,22 @@ from collections.abc import Sequence
 from exodus.experiments import commands
 from exodus.experiments.metrics import MetricError
 from exodus.experiments.outdir import OutputError
+from exodus.experiments.sweep_file import SweepError
 from exodus.experiments.targets import TargetsError
 from exodus.model import ScenarioError
+from exodus.model.population import ScaleError
 
-USER_ERRORS: tuple[type[Exception], ...] = (ScenarioError, TargetsError, OutputError, MetricError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ScenarioError,
+    TargetsError,
+    OutputError,
+    MetricError,
+    SweepError,
+    ScaleError,
+)
+# Errors of the system around a run that a user can fix: a file or folder that cannot be read or written (OSError),
+# a file that is not text. Reported in one line, like the above, naming the file.
+SYSTEM_ERRORS: tuple[type[Exception], ...] = (OSError, UnicodeDecodeError)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -48,9 +61,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as err:
         print(f"exodus {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except SYSTEM_ERRORS as err:
+        print(f"exodus {args.command}: error: {describe(err)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"exodus {args.command}: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def describe(err: BaseException) -> str:
+    """One line for an error of the system: the file it is about and what went wrong."""
+    if isinstance(err, OSError):
+        files = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+        what = err.strerror or str(err) or type(err).__name__
+        return f"{files}: {what}" if files else what
+    if isinstance(err, UnicodeDecodeError):
+        return f"a file is not text in {err.encoding} (byte {err.start}: {err.reason})"
+    return f"{type(err).__name__}: {err}"
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Drawn from folders on disk (runs, batches, sweeps; see `results.py`), one
 colour per ensemble (a batch's scenario, a sweep, a run). Lines are the
 median over an ensemble's runs, date by date; bands run from the 5th to the
-95th percentile. Reported figures are drawn on the cumulative panel as in
+95th percentile over ten runs or more, and from the lowest to the highest run
+below ten (three seeds have no 5th percentile to speak of). Reported figures are drawn on the cumulative panel as in
 `plot.py` (anchored on the baseline's median). Comparisons take each seed's
 difference from the baseline run with the same seed (common random
 numbers: the same seed draws the same random numbers wherever two scenarios
@@ -37,6 +38,7 @@ BASELINE_BAND = "#9e9e9e"
 PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#17becf"]
 DESTINATION_PANELS = 7  # the top destinations get a panel each; the rest share the last one
 BAND = (5.0, 95.0)
+PERCENTILE_RUNS = 10  # fewer runs than this: the band is their range (min-max), and says so
 # rows of the figure's grid; destinations take two rows, the caption the last one
 ROW = {"legend": 0, "daily": 1, "cumulative": 2, "destinations": 3, "stock": 5, "difference": 6}
 
@@ -54,9 +56,21 @@ class Shown:
 
 
 def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, p05 and p95 over members (axis 0)."""
+    """Median and band over members (axis 0): p05 and p95 from PERCENTILE_RUNS members, else min and max."""
+    if values.shape[0] < PERCENTILE_RUNS:
+        return np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
     low, median, high = np.percentile(values, [BAND[0], 50.0, BAND[1]], axis=0)
     return median, low, high
+
+
+def band_name(sizes: list[int]) -> str:
+    """What the bands over ensembles of these sizes (runs, or seeds compared) are."""
+    banded = [n for n in sizes if n > 1]
+    if all(n < PERCENTILE_RUNS for n in banded):
+        return "min-max over runs"
+    if all(n >= PERCENTILE_RUNS for n in banded):
+        return "5th-95th percentile over runs"
+    return f"5th-95th percentile over runs (min-max where fewer than {PERCENTILE_RUNS} runs)"
 
 
 def _draw(ax: Axes, dates: np.ndarray, values: np.ndarray, shown: Shown, *, log: bool = False, **line: object) -> None:
@@ -185,7 +199,7 @@ def plot_results(
 
     handles = [Line2D([], [], color=s.colour, lw=2.2, label=s.label) for s in shown]
     if any(s.ensemble.size > 1 for s in shown):
-        handles.append(Patch(color="0.5", alpha=0.3, label="5th-95th percentile over runs"))
+        handles.append(Patch(color="0.5", alpha=0.3, label=band_name([s.ensemble.size for s in shown])))
     key = fig.add_subplot(grid[ROW["legend"], :])
     key.axis("off")
     columns = len(handles) if len(handles) <= 6 else math.ceil(len(handles) / 2)
@@ -292,6 +306,8 @@ def _full_caption(
     not_compared: list[str],
 ) -> str:
     lines: list[str] = []
+    sizes = [s.ensemble.size for s in shown]
+    seeds = [len(set(shown[0].ensemble.seeds) & set(s.ensemble.seeds)) for s in compared]
     inputs = "; ".join(
         f"{s.ensemble.label}: {s.ensemble.size} run(s) at scale {s.ensemble.scale:g} from {s.ensemble.source}"
         if s.ensemble.scale is not None
@@ -299,7 +315,7 @@ def _full_caption(
         for s in shown
     )
     head = (
-        "Model: lines are the median over runs, date by date; bands the 5th-95th percentile. Arrivals in a "
+        f"Model: lines are the median over runs, date by date; bands the {band_name(sizes)}. Arrivals in a "
         "destination count people coming from Russia or from another destination. Inputs: " + inputs + "."
     )
     lines += textwrap.wrap(head, CAPTION_WIDTH)
@@ -307,7 +323,7 @@ def _full_caption(
     if compared:
         text = (
             f"Differences: each run minus the {shown[0].ensemble.label} run with the same seed (common random "
-            "numbers), then median and 5th-95th percentile over seeds."
+            f"numbers), then median and {band_name(seeds).replace('runs', 'seeds')}."
         )
     if not_compared:
         text += (

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from exodus.model import DEFAULT_SCENARIO
+from exodus.model.streams import SEED_MAX, check_seed
 
 
 def literal(text: str) -> Any:
@@ -47,14 +49,43 @@ def positive_int(text: str) -> int:
     return value
 
 
+def counted(text: str) -> int:
+    """A whole number of at least 0 (0: none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
+    return value
+
+
+def seed32(text: str) -> int:
+    """A seed of numpy's legacy generator (the calibration's ABC): 0..2**32-1."""
+    value = counted(text)
+    if value > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {2**32 - 1} (2**32 - 1), got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
+    """A finite number above 0 (scales)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text!r}")
     return value
+
+
+def seed(text: str) -> int:
+    """A seed: a whole number in the range the random streams use, 0..2**64-1."""
+    try:
+        return check_seed(int(text))
+    except ValueError:
+        expected = f"expected a whole number from 0 to {SEED_MAX} (2**64 - 1)"
+        raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
 
 
 def add_scenario_options(parser: argparse.ArgumentParser) -> None:

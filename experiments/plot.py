@@ -92,7 +92,9 @@ def _daily_panel(ax: Axes, daily: Daily) -> None:
 
 
 def _centred_mean(values: np.ndarray, window: int) -> np.ndarray:
-    kernel = np.ones(window)
+    n = len(values)
+    window = min(window, n if n % 2 else n - 1)  # a run shorter than the window: the longest odd one it holds
+    kernel = np.ones(max(window, 1))
     counts = np.convolve(np.ones_like(values), kernel, mode="same")  # fewer days at the ends
     return np.convolve(values, kernel, mode="same") / counts
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from exodus.experiments.outdir import check_replaceable, staged_dir
+from exodus.experiments.outdir import claim, staged_dir
 from exodus.experiments.plot import plot_outflow
 from exodus.experiments.provenance import git_state, record_json, utc_now, versions
 from exodus.experiments.targets import Target, load_targets, targets_path
@@ -42,7 +42,7 @@ def targets_file(scenario: Scenario, scenario_path: Path) -> Path | None:
     if scenario.scenario.targets is None:
         return None
     path = targets_path(scenario_path, scenario.scenario.targets)
-    load_targets(path)
+    load_targets(path, codes=scenario.locations)
     return path
 
 
@@ -94,51 +94,51 @@ def run_scenario(
     resolved = load_scenario(scenario_path, overrides)
     name = resolved.scenario.name
     out = Path(out) if out is not None else default_out(name, seed)
-    check_replaceable(out)  # fail now, not after a long run
-    targets = targets_file(resolved, scenario_path)
-    if targets is not None:
-        for warning in scale_warnings(resolved, scale, load_targets(targets)):
-            print(f"warning: {warning}", file=sys.stderr)
+    with claim(out):  # the only writer of `out`, checked now: fail before the run, not after
+        targets = targets_file(resolved, scenario_path)
+        if targets is not None:
+            for warning in scale_warnings(resolved, scale, load_targets(targets)):
+                print(f"warning: {warning}", file=sys.stderr)
 
-    model = RelocationModel(resolved, rng=seed, scale=scale)
-    with tqdm(total=resolved.days, desc=name, unit="day", disable=not progress) as bar:
+        model = RelocationModel(resolved, rng=seed, scale=scale)
+        with tqdm(total=resolved.days, desc=name, unit="day", disable=not progress) as bar:
 
-        def advance(days: int) -> None:
-            bar.set_postfix_str(f"{bar.total - bar.n - days} days left", refresh=False)  # shown by update()
-            bar.update(days)
+            def advance(days: int) -> None:
+                bar.set_postfix_str(f"{bar.total - bar.n - days} days left", refresh=False)  # shown by update()
+                bar.update(days)
 
-        model.run(progress=advance)
+            model.run(progress=advance)
 
-    tables = _tables(model)
-    per_agent = model.workers.persons_per_agent
-    agents = np.bincount(model.workers.segment, minlength=len(SEGMENTS))
-    record: dict[str, Any] = {
-        "scenario_path": str(scenario),
-        "scenario_name": name,
-        "scenario_digest": resolved.digest(),
-        "overrides": {key.replace("__", "."): value for key, value in overrides.items()},
-        "seed": seed,
-        "scale": scale,
-        "days": resolved.days,
-        "population": model.population(),
-        "agents": {seg: int(agents[s]) for s, seg in enumerate(SEGMENTS)},
-        "persons_per_agent": {seg: int(per_agent[s]) for s, seg in enumerate(SEGMENTS)},
-        "targets_path": None if targets is None else str(targets),
-        "outputs": {file: hashlib.sha256(text.encode()).hexdigest() for file, text in tables.items()},
-        "versions": versions(),
-        "git": git_state(),
-        "started": started,
-    }
-    with staged_dir(out) as staging:
-        for file, text in tables.items():
-            (staging / file).write_text(text, encoding="utf-8", newline="")
-        if plot:
-            plot_outflow(staging / "daily.csv", targets, staging / "outflow.png", _title(name, seed, scale))
-        record["finished"] = utc_now()
-        record["elapsed_seconds"] = round(time.perf_counter() - clock, 3)
-        record["scenario"] = resolved.as_dict()
-        (staging / "run.json").write_text(record_json(record), encoding="utf-8")
-    return out
+        tables = _tables(model)
+        per_agent = model.workers.persons_per_agent
+        agents = np.bincount(model.workers.segment, minlength=len(SEGMENTS))
+        record: dict[str, Any] = {
+            "scenario_path": str(scenario),
+            "scenario_name": name,
+            "scenario_digest": resolved.digest(),
+            "overrides": {key.replace("__", "."): value for key, value in overrides.items()},
+            "seed": seed,
+            "scale": scale,
+            "days": resolved.days,
+            "population": model.population(),
+            "agents": {seg: int(agents[s]) for s, seg in enumerate(SEGMENTS)},
+            "persons_per_agent": {seg: int(per_agent[s]) for s, seg in enumerate(SEGMENTS)},
+            "targets_path": None if targets is None else str(targets),
+            "outputs": {file: hashlib.sha256(text.encode()).hexdigest() for file, text in tables.items()},
+            "versions": versions(),
+            "git": git_state(),
+            "started": started,
+        }
+        with staged_dir(out) as staging:
+            for file, text in tables.items():
+                (staging / file).write_text(text, encoding="utf-8", newline="")
+            if plot:
+                plot_outflow(staging / "daily.csv", targets, staging / "outflow.png", _title(name, seed, scale))
+            record["finished"] = utc_now()
+            record["elapsed_seconds"] = round(time.perf_counter() - clock, 3)
+            record["scenario"] = resolved.as_dict()
+            (staging / "run.json").write_text(record_json(record), encoding="utf-8")
+        return out
 
 
 def _tables(model: RelocationModel) -> dict[str, str]:

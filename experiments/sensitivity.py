@@ -89,7 +89,7 @@ def run_job(job: Job) -> RelocationModel:
 
 # the design file ----------------------------------------------------------------------
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN and inf refused
 
 
 class Settings(_Strict):

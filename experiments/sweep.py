@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
-import errno
 import io
 import json
 import os
@@ -57,7 +56,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from exodus.experiments.outdir import write_atomic
+from exodus.experiments.outdir import exclusive, write_atomic
 from exodus.experiments.pool import default_workers, process_pool, stop
 from exodus.experiments.provenance import code_digest, git_state, record_json, utc_now, versions
 from exodus.experiments.results import SWEEP_MARKER
@@ -151,23 +150,9 @@ def series_parquet(model: Any, run_id: str) -> bytes:
 
 
 # the output folder --------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """One sweep at a time writes a folder. A POSIX record lock: it belongs to this process alone (forked
-    workers do not inherit it) and goes with it, however it ends."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with (out / LOCK).open("a") as fh:
-        try:
-            fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno in (errno.EACCES, errno.EAGAIN):
-                raise SweepError(f"{out}: another sweep is writing to this folder") from None
-            raise
-        yield
+def _locked(out: Path) -> contextlib.AbstractContextManager[None]:
+    """One sweep at a time writes a folder (the lock file stays in it)."""
+    return exclusive(out / LOCK, f"{out}: another sweep is writing to this folder", SweepError, remove=False)
 
 
 def _describe(sweep: Sweep) -> dict[str, Any]:

@@ -53,7 +53,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from exodus.experiments.metrics import check_names
 from exodus.model.files import field_errors, read_toml
-from exodus.model.scenario import ScenarioError, get_path, read_raw, set_path, validate
+from exodus.model.scenario import ScenarioError, check_horizon, get_path, read_raw, set_path, sets_horizon, validate
+from exodus.model.streams import SEED_MAX
 
 Method = Literal["grid", "lhs", "sobol", "saltelli", "morris"]
 SAMPLED = ("lhs", "sobol", "saltelli", "morris")
@@ -64,7 +65,7 @@ class SweepError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN and inf refused
 
 
 class Meta(_Strict):
@@ -82,8 +83,8 @@ class Meta(_Strict):
         if isinstance(value, int):
             if value < 1:
                 raise ValueError("expected a count of at least 1 or a list of seeds")
-        elif not value or any(s < 0 for s in value) or len(set(value)) != len(value):
-            raise ValueError("expected a non-empty list of distinct seeds >= 0")
+        elif not value or any(not 0 <= s <= SEED_MAX for s in value) or len(set(value)) != len(value):
+            raise ValueError(f"expected a non-empty list of distinct seeds from 0 to {SEED_MAX} (2**64 - 1)")
         return value
 
     @field_validator("metrics")
@@ -280,13 +281,19 @@ def load_sweep(path: str | Path) -> Sweep:
         set_path(base, "scenario.days", spec.sweep.days)
     for k, p in enumerate(spec.parameter):
         try:
-            get_path(base, p.path)
+            current = get_path(base, p.path)
         except ScenarioError:
+            current = None
+        if current is None or isinstance(current, dict):
+            what = "a table" if isinstance(current, dict) else "not a field"
             raise SweepError(
-                f"{path}: field parameter[{k}].path: {p.path!r} is not a field of {scenario_file.name}; "
-                "expected a dotted path such as behaviour.hazard.alarm"
+                f"{path}: field parameter[{k}].path: {p.path!r} is {what} of {scenario_file.name}; "
+                "expected the dotted path of a field such as behaviour.hazard.alarm"
             ) from None
-    validate(base, f"{scenario_file} with the [set] and days of {path}")  # the base itself must be valid
+    source = f"{scenario_file} with the [set] and days of {path}"
+    scenario = validate(base, source)  # the base itself must be valid
+    if spec.sweep.days is None and not sets_horizon([*_flatten(spec.set), *(p.path for p in spec.parameter)]):
+        check_horizon(scenario, source)
     points, unit = design_points(spec)
     seeds = spec.sweep.seed_list
     runs = [

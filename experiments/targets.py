@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
+import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +73,7 @@ class Target:
     @property
     def places(self) -> list[str]:
         """The location codes the figure sums over (none: all of abroad, or Russia's border)."""
-        return [c for c in self.location.split("+") if c]
+        return [c.strip() for c in self.location.split("+") if c.strip()]
 
     def model_value(self, tally: object, start: dt.date, per_agent: np.ndarray, codes: list[str]) -> float:
         """The model's figure for this target (persons, or a fraction for shares), from a run's tally."""
@@ -113,31 +116,40 @@ def _field(path: Path, line: int, row: dict[str, str], name: str, parse: type, w
         raise TargetsError(f"{path}, line {line}: field {name}: expected {what}, got {text!r}") from None
 
 
-def load_targets(path: str | Path, start: dt.date | None = None, days: int | None = None) -> list[Target]:
-    """Read and check a targets file; with `start`/`days`, also check windows fall in the run."""
+def load_targets(
+    path: str | Path, start: dt.date | None = None, days: int | None = None, codes: Collection[str] | None = None
+) -> list[Target]:
+    """Read and check a targets file; with `start`/`days`, also check windows fall in the run; with `codes` (the
+    scenario's locations), that every location a figure names is one of them."""
     path = Path(path)
     try:
-        fh = path.open(newline="", encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TargetsError(f"{path}: targets file not found") from None
-    with fh:
+    except IsADirectoryError:
+        raise TargetsError(f"{path}: expected a targets file (CSV), got a folder") from None
+    except UnicodeDecodeError as err:
+        raise TargetsError(f"{path}: expected a CSV file in UTF-8, got undecodable bytes at {err.start}") from None
+    if "\0" in text:
+        raise TargetsError(f"{path}: expected a CSV file, got a binary file (NUL bytes)")
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise TargetsError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED)}")
         targets = []
         for line, row in enumerate(reader, start=2):
-            segment = row["segment"].strip()
+            segment = (row.get("segment") or "").strip()
             if segment not in SEGMENTS:
                 expected = f"one of {list(SEGMENTS)}"
                 raise TargetsError(f"{path}, line {line}: field segment: expected {expected}, got {segment!r}")
-            measure = row["measure"].strip()
+            measure = (row.get("measure") or "").strip()
             if measure not in MEASURES:
                 expected = f"one of {list(MEASURES)}"
                 raise TargetsError(f"{path}, line {line}: field measure: expected {expected}, got {measure!r}")
             date = dt.date.fromisoformat
             target = Target(
-                id=row["id"].strip(),
+                id=(row.get("id") or "").strip(),
                 segment=segment,
                 measure=measure,
                 date_start=_field(path, line, row, "date_start", date, "a date YYYY-MM-DD"),  # type: ignore[arg-type]
@@ -146,7 +158,7 @@ def load_targets(path: str | Path, start: dt.date | None = None, days: int | Non
                 low=_field(path, line, row, "low", float, "a number"),  # type: ignore[arg-type]
                 high=_field(path, line, row, "high", float, "a number"),  # type: ignore[arg-type]
                 weight=_field(path, line, row, "weight", float, "a number >= 0"),  # type: ignore[arg-type]
-                source=row["source"].strip(),
+                source=(row.get("source") or "").strip(),
                 location=(row.get("location") or "").strip(),
                 kind=(row.get("kind") or "").strip(),
                 note=(row.get("quote_or_note") or "").strip(),
@@ -163,6 +175,11 @@ def load_targets(path: str | Path, start: dt.date | None = None, days: int | Non
                 raise TargetsError(f"{path}, line {line}: field id: expected a name for the figure")
             if target.date_end < target.date_start:
                 raise TargetsError(f"{path}, line {line}: field date_end: expected on or after date_start")
+            for name in ("value", "low", "high", "weight"):
+                if not math.isfinite(getattr(target, name)):
+                    raise TargetsError(
+                        f"{path}, line {line}: field {name}: expected a finite number, got {getattr(target, name)!r}"
+                    )
             if not (target.value != 0 and target.low <= target.value <= target.high):
                 raise TargetsError(
                     f"{path}, line {line}: fields low/value/high: expected low <= value <= high, value != 0"
@@ -175,6 +192,13 @@ def load_targets(path: str | Path, start: dt.date | None = None, days: int | Non
                 raise TargetsError(f"{path}, line {line}: field high: expected a share <= 1 for share_returned")
             if target.weight < 0:
                 raise TargetsError(f"{path}, line {line}: field weight: expected a number >= 0")
+            if codes is not None:
+                for code in target.places:
+                    if code not in codes:
+                        raise TargetsError(
+                            f"{path}, line {line}: field location: expected a location of the scenario "
+                            f"({', '.join(sorted(codes))}; several joined by '+'), got {code!r}"
+                        )
             if start is not None and days is not None:
                 first, last = (target.date_start - start).days, (target.date_end - start).days
                 if first < 0 or last >= days:

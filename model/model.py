@@ -18,7 +18,7 @@ import numpy as np
 
 from exodus.model.decision import DAYS_PER_MONTH, Market, Rules
 from exodus.model.locations import AIR, HOME, LAND, build_locations, build_routes
-from exodus.model.outputs import Tally
+from exodus.model.outputs import TAX_TERMS, Tally
 from exodus.model.policy import compile_timeline
 from exodus.model.population import (
     AT_HOME,
@@ -34,19 +34,38 @@ from exodus.model.population import (
     build_population,
 )
 from exodus.model.scenario import Scenario, load_scenario
-from exodus.model.streams import Stream
+from exodus.model.streams import Stream, check_seed
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml"
+
+
+def fresh_seed(rng: Any = None) -> int:
+    """The run's seed: `rng` itself if an int, else drawn (from the OS when None, Mesa's meaning of it)."""
+    if rng is None:
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(2**63))
+    return check_seed(rng)
 
 
 class RelocationModel(mesa.Model):
     """Russian tech workers and others deciding, day by day, where to live.
 
-    Parameters: a scenario (path or loaded), the seed (`rng`, an int), the
-    scale (1.0: full scale; 0.01: a hundredth of the agents, each standing
-    for a hundred times the persons) and keyword overrides of scenario
-    fields by dotted path (`behaviour.hazard.alarm=2.0`, or with `__`), so
-    `mesa.batch_run` can sweep them.
+    Parameters: a scenario (path or loaded), the seed (`rng`: an int
+    reproduces a run exactly; None, Mesa's meaning, draws a fresh seed from
+    the operating system, recorded as `model.seed`), the scale (1.0: full
+    scale; 0.01: a hundredth of the agents, each standing for a hundred
+    times the persons) and keyword overrides of scenario fields by dotted
+    path (`behaviour.hazard.alarm=2.0`, or with `__`), so `mesa.batch_run`
+    can sweep them. The keyword catch-all is named `kwargs` because Mesa's
+    SolaraViz accepts a `**` parameter only under that name.
+
+    `datacollector` records, each day and in persons (not agents): the date,
+    the stock at each location (`stock_RU`, `stock_GE`, ...), arrivals at
+    each destination, departures from and returns to Russia, onward moves,
+    persons abroad by job status (`jobs_remote_ru`, ...), and Russia's tax
+    terms in USD a day (`tax_income_tax_usd`, ...; `tax_abroad_usd` is the
+    part paid or lost by people abroad).
     """
 
     # mesa >= 3.5 has a `Model.scenario` property whose setter writes `scenario.model = self`, which our
@@ -66,23 +85,23 @@ class RelocationModel(mesa.Model):
         self,
         scenario: str | Path | Scenario = DEFAULT_SCENARIO,
         *,
-        rng: int | None = None,
+        rng: int | np.random.Generator | None = None,
         scale: float = 1.0,
         rules: type[Rules] = Rules,
-        **overrides: Any,
+        **kwargs: Any,
     ) -> None:
-        seed = 0 if rng is None else int(rng)
+        seed = fresh_seed(rng)
         super().__init__(rng=seed)
         if isinstance(scenario, Scenario):
-            if overrides:
+            if kwargs:
                 from exodus.model.scenario import set_path, validate
 
                 raw = scenario.as_dict()
-                for key, value in overrides.items():
+                for key, value in kwargs.items():
                     set_path(raw, key, value)
                 scenario = validate(raw, f"{scenario.scenario.name} with overrides")
         else:
-            scenario = load_scenario(scenario, overrides)
+            scenario = load_scenario(scenario, kwargs)
         self.scenario = scenario
         self.seed = seed
         self.scale = scale
@@ -116,16 +135,7 @@ class RelocationModel(mesa.Model):
         self._set_up_static_terms()
         self._set_up_counters()
         self.tally = Tally(scenario.days, len(self.locations), len(self.routes))
-        self.datacollector = mesa.DataCollector(
-            model_reporters={
-                "date": lambda m: m.scenario.date(m.day - 1).isoformat(),
-                "abroad_it": lambda m: m.persons_abroad(IT),
-                "abroad_other": lambda m: m.persons_abroad(1),
-                "left_russia_it": lambda m: m.persons_left(IT),
-                "left_russia_other": lambda m: m.persons_left(1),
-                "air_fare_multiplier": lambda m: m.fare,
-            }
-        )
+        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
 
     # set-up ----------------------------------------------------------------
     def _set_up_static_terms(self) -> None:
@@ -168,6 +178,37 @@ class RelocationModel(mesa.Model):
         self.job_count[:, AT_HOME] = self.stock[HOME]
 
     # reporters ---------------------------------------------------------------
+    def _reporters(self) -> dict[str, Any]:
+        """The DataCollector's columns: yesterday's records (collected after the day), in persons and USD."""
+        reporters: dict[str, Any] = {
+            "date": lambda m: m.scenario.date(m.day - 1).isoformat(),
+            "abroad_it": lambda m: m.persons_abroad(IT),
+            "abroad_other": lambda m: m.persons_abroad(1),
+            "left_russia_it": lambda m: m.persons_left(IT),
+            "left_russia_other": lambda m: m.persons_left(1),
+            "seed": lambda m: m.seed,
+            "air_fare_multiplier": lambda m: m.fare,
+            "departures": lambda m: m._persons_today(m.tally.departures, HOME),
+            "returns": lambda m: m._persons_today(m.tally.arrivals, HOME),
+            "onward": lambda m: int(sum(m._persons_today(m.tally.onward, j) for j in range(1, len(m.codes)))),
+        }
+        for j, code in enumerate(self.codes):
+            reporters[f"stock_{code}"] = lambda m, j=j: m._persons_today(m.tally.stock, j)
+        for j, code in enumerate(self.codes[1:], start=1):
+            reporters[f"arrivals_{code}"] = lambda m, j=j: m._persons_today(m.tally.arrivals, j)
+        for k, status in enumerate(JOB_STATUS[1:], start=1):
+            reporters[f"jobs_{status}"] = lambda m, k=k: int(
+                m.tally.jobs[m.day - 1, :, k] @ m.workers.persons_per_agent
+            )
+        for k, term in enumerate(TAX_TERMS):
+            reporters[f"tax_{term}_usd"] = lambda m, k=k: float(m.tally.tax[m.day - 1, :, k].sum())
+        reporters["tax_abroad_usd"] = lambda m: float(m.tally.tax_abroad[m.day - 1, :, :3].sum())
+        return reporters
+
+    def _persons_today(self, table: np.ndarray, j: int) -> int:
+        """Persons at location `j` in yesterday's row of a [day, location, segment] tally of agents."""
+        return int(table[self.day - 1, j] @ self.workers.persons_per_agent)
+
     def persons_abroad(self, segment: int) -> int:
         return int(self.stock[1:, segment].sum() * self.workers.persons_per_agent[segment])
 
@@ -506,12 +547,18 @@ class RelocationModel(mesa.Model):
         base = self.job_wage / DAYS_PER_MONTH  # gross wage per day, persons-weighted
         at_home, remote = base[:, AT_HOME], base[:, REMOTE_RU]
         full = taxes.income_tax + premiums
-        self.tally.tax[t, :, 0] = at_home * taxes.income_tax + remote * remote_rate
-        self.tally.tax[t, :, 1] = (at_home + remote) * premiums
-        self.tally.tax[t, :, 2] = remote * tl.penalty_tax[t]
-        self.tally.tax[t, :, 3] = base[:, GREY] * full
-        self.tally.tax[t, :, 4] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
-        self.tally.tax[t, :, 5] = base[:, NO_WORK] * full
+        abroad = self.tally.tax_abroad[t]  # paid (or lost) by people abroad; the rest by people at home
+        abroad[:, 0] = remote * remote_rate
+        abroad[:, 1] = remote * premiums
+        # the penalty is taken from the pay the worker receives (after income tax; see Rules.pay_by_job),
+        # so it is booked on that, not on the gross wage
+        abroad[:, 2] = remote * (1.0 - taxes.income_tax) * tl.penalty_tax[t]
+        abroad[:, 3] = base[:, GREY] * full
+        abroad[:, 4] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
+        abroad[:, 5] = base[:, NO_WORK] * full
+        self.tally.tax[t] = abroad
+        self.tally.tax[t, :, 0] += at_home * taxes.income_tax
+        self.tally.tax[t, :, 1] += at_home * premiums
 
     # results -------------------------------------------------------------------
     def dates(self) -> list[str]:

@@ -39,7 +39,8 @@ class Tally:
     queue: np.ndarray = field(init=False)  # [day, route] persons waiting at the end of the day
     jobs: np.ndarray = field(init=False)  # [day, segment, job status] agents (at_home included)
     firm_relocations: np.ndarray = field(init=False)  # [day, loc] firms
-    tax: np.ndarray = field(init=False)  # [day, segment, term] USD
+    tax: np.ndarray = field(init=False)  # [day, segment, term] USD, everyone
+    tax_abroad: np.ndarray = field(init=False)  # [day, segment, term] USD, the part of people abroad
     fare: np.ndarray = field(init=False)  # [day] air fare multiplier
 
     def __post_init__(self) -> None:
@@ -52,6 +53,7 @@ class Tally:
         self.jobs = np.zeros((self.days, len(SEGMENTS), len(JOB_STATUS)), dtype=np.int64)
         self.firm_relocations = np.zeros((self.days, self.n_loc), dtype=np.int64)
         self.tax = np.zeros((self.days, len(SEGMENTS), len(TAX_TERMS)))
+        self.tax_abroad = np.zeros((self.days, len(SEGMENTS), len(TAX_TERMS)))
         self.fare = np.ones(self.days)
 
 
@@ -109,11 +111,17 @@ def firms_table(tally: Tally, dates: list[str], codes: list[str]) -> str:
     return _table(header, rows)
 
 
+RESIDENCE = ("home", "abroad")
+
+
 def tax_table(tally: Tally, dates: list[str]) -> str:
-    header = ["date", "segment", *(f"{term}_usd" for term in TAX_TERMS)]
+    """`tax.csv`: one row per date, segment and where the taxpayer lives (`home`, `abroad`), USD a day."""
+    header = ["date", "segment", "residence", *(f"{term}_usd" for term in TAX_TERMS)]
+    home = tally.tax - tally.tax_abroad
     rows = [
-        [date, seg, *(f"{x:.2f}" for x in tally.tax[t, s])]
+        [date, seg, where, *(f"{x:.2f}" for x in part[t, s])]
         for t, date in enumerate(dates)
         for s, seg in enumerate(SEGMENTS)
+        for where, part in zip(RESIDENCE, (home, tally.tax_abroad), strict=True)
     ]
     return _table(header, rows)

@@ -9,6 +9,8 @@ population tables.
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,6 +102,66 @@ class Workers:
         return len(self.segment)
 
 
+# Bytes a worker agent takes at the peak of a run: its arrays (about 70 bytes) and the day's temporaries (the
+# choice among every location of those considering a move). Measured: about 120 bytes per agent at scale 0.5 of the
+# baseline; 400 leaves room for a large day.
+BYTES_PER_AGENT = 400
+MEMORY_BUDGET_ENV = "EXODUS_MEMORY_BUDGET"  # bytes; default: the memory available now
+
+
+class ScaleError(ValueError):
+    """A scale that gives less than one agent per segment, or more agents than memory holds."""
+
+
+def memory_budget() -> int:
+    """Bytes a run may take: $EXODUS_MEMORY_BUDGET, else the memory available now (Linux), else all of it."""
+    text = os.environ.get(MEMORY_BUDGET_ENV, "").strip()
+    if text:
+        try:
+            return int(float(text))
+        except ValueError:
+            raise ScaleError(f"{MEMORY_BUDGET_ENV}: expected a number of bytes, got {text!r}") from None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 8 << 30
+
+
+def check_scale(scenario: Scenario, scale: float) -> dict[str, tuple[int, int]]:
+    """(agents, persons per agent) by segment, or ScaleError before anything is allocated: the scale must be a
+    finite number giving at least one agent per segment, and no more agents than the memory budget holds."""
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
+        raise ScaleError(f"scale: expected a finite number above 0, got {scale!r}")
+    # below persons_per_agent / persons a segment's one agent would stand for more people than it has
+    specs = scenario.population
+    seg = max(specs, key=lambda s: specs[s].persons_per_agent / specs[s].persons)
+    spec = specs[seg]
+    smallest = spec.persons_per_agent / spec.persons
+    if scale < smallest * (1 - 1e-9):
+        raise ScaleError(
+            f"scale: expected at least {smallest:.3g} (one agent for the {spec.persons:,} persons of segment {seg}), "
+            f"got {scale:g}"
+        )
+    counts = {seg: agents_in_segment(scenario.population[seg], scale) for seg in SEGMENTS}
+    agents = sum(n for n, _ in counts.values())
+    budget = memory_budget()
+    if agents * BYTES_PER_AGENT > budget:
+        most = budget // BYTES_PER_AGENT
+        raise ScaleError(
+            f"scale: {scale:g} gives {agents:,} agents, about {agents * BYTES_PER_AGENT / 2**30:.1f} GiB; expected at "
+            f"most {most:,} agents, the memory budget of {budget / 2**30:.1f} GiB at {BYTES_PER_AGENT} bytes an agent "
+            f"(${MEMORY_BUDGET_ENV} sets the budget in bytes)"
+        )
+    return counts
+
+
 def agents_in_segment(spec: SegmentSpec, scale: float) -> tuple[int, int]:
     """(agents, persons per agent): a whole number of persons per agent keeps outputs exact."""
     per_agent = max(1, round(spec.persons_per_agent / scale))
@@ -148,7 +210,7 @@ def _intention(age: np.ndarray, share: float, rng: np.random.Generator) -> np.nd
 
 def build_population(scenario: Scenario, scale: float, seed: int, codes: list[str]) -> tuple[Workers, Firms]:
     """Draw workers (IT first, then other) and the IT firms."""
-    counts = {seg: agents_in_segment(scenario.population[seg], scale) for seg in SEGMENTS}
+    counts = check_scale(scenario, scale)
     firms, firm_of_it = _draw_firms(scenario, counts["it"][0], seed)
     parts: dict[str, list[np.ndarray]] = {}
     for s, seg in enumerate(SEGMENTS):

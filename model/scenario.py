@@ -34,7 +34,9 @@ class ScenarioError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: NaN or infinity in any number is refused ("Input should be a finite number"); no field of
+    # a scenario means infinity
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Meta(_Strict):
@@ -55,9 +57,9 @@ class SegmentSpec(_Strict):
     share_male: float = Field(ge=0, le=1)
     age_mean: float = Field(gt=16, lt=80)
     age_sd: float = Field(gt=0)
-    age_min: int = 18
-    age_max: int = 64
-    military_age_max: int = Field(50, description="oldest age liable to partial mobilisation")
+    age_min: int = Field(18, ge=0, le=120)
+    age_max: int = Field(64, ge=0, le=120)
+    military_age_max: int = Field(50, ge=0, le=120, description="oldest age liable to partial mobilisation")
     reservist_share: float = Field(ge=0, le=1, description="men of military age who are on the reserve lists")
     wage_median_usd: float = Field(gt=0, description="monthly wage after tax at home")
     wage_sigma: float = Field(ge=0)
@@ -75,6 +77,25 @@ class SegmentSpec(_Strict):
     deferment_eligible: float = Field(0.0, ge=0, le=1, description="with the education the IT deferment needs")
     local_wage_factor: float = Field(1.0, gt=0, description="their pay abroad, as a share of the local IT wage")
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SegmentSpec:
+        if self.age_min > self.age_max:
+            raise ValueError(f"age_min: expected at most age_max ({self.age_max}), got {self.age_min}")
+        if not self.age_min <= self.age_mean <= self.age_max:
+            raise ValueError(f"age_mean: expected between age_min and age_max, got {self.age_mean}")
+        if self.schengen_visa > self.international_passport:
+            raise ValueError(
+                f"schengen_visa: expected at most international_passport ({self.international_passport}): "
+                f"a Schengen visa goes in an international passport, got {self.schengen_visa}"
+            )
+        for code, share in self.family_ties.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"family_ties.{code}: expected a share between 0 and 1, got {share}")
+        total = sum(self.family_ties.values())
+        if total > 1 + 1e-9:
+            raise ValueError(f"family_ties: expected shares adding up to at most 1, got {total:g}")
+        return self
 
 
 class FirmsSpec(_Strict):
@@ -119,6 +140,8 @@ class LocationSpec(_Strict):
     )
     stepping_stone: bool = False
     it_incentive: float = Field(0.0, ge=0, description="strength of IT visas and tax regimes")
+    lat: float | None = Field(None, ge=-90, le=90, description="latitude of its main city, for maps only")
+    lon: float | None = Field(None, ge=-180, le=180, description="longitude of its main city, for maps only")
     sources: dict[str, str] = Field(default_factory=dict)
 
 
@@ -133,6 +156,12 @@ class RouteSpec(_Strict):
     capacity_per_day: float = Field(0, ge=0, description="land: persons per day before a queue forms")
     enabled: bool = True
     source: str = ""
+
+    @model_validator(mode="after")
+    def _somewhere_else(self) -> RouteSpec:
+        if self.origin == self.destination:
+            raise ValueError(f"destination: expected a place other than the origin, got {self.destination!r}")
+        return self
 
 
 PolicyKind = Literal[
@@ -151,6 +180,10 @@ PolicyKind = Literal[
     "destination_incentive",
     "repression",
 ]
+# Kinds that act on places: they need `locations`. The others act on Russia as a whole and must not have any.
+LOCATION_KINDS = frozenset({"airspace_closed", "entry_ban", "border_closed", "stay_limit", "destination_incentive"})
+# The range of `level` by kind: taxes and shares in [0, 1]; intensities, weights and days at least 0.
+SHARE_KINDS = frozenset({"penalty_tax", "remote_work_tax", "it_deferment", "exit_ban_military_age"})
 
 
 class PolicyEvent(_Strict):
@@ -170,6 +203,16 @@ class PolicyEvent(_Strict):
     def _until_after_date(self) -> PolicyEvent:
         if self.until is not None and self.until <= self.date:
             raise ValueError(f"until ({self.until}) must come after date ({self.date})")
+        if self.kind in LOCATION_KINDS and not self.locations:
+            raise ValueError(f"locations: expected the places a {self.kind} event applies to, got none")
+        if self.kind not in LOCATION_KINDS and self.locations:
+            raise ValueError(
+                f"locations: a {self.kind} event applies to Russia as a whole; expected none, got {self.locations}"
+            )
+        if self.kind in SHARE_KINDS and not 0 <= self.level <= 1:
+            raise ValueError(f"level: expected a rate or share between 0 and 1 for {self.kind}, got {self.level}")
+        if self.level < 0:
+            raise ValueError(f"level: expected a number >= 0 for {self.kind}, got {self.level}")
         return self
 
 
@@ -257,6 +300,14 @@ class Parameter(_Strict):
     high: float
     log: bool = False
 
+    @model_validator(mode="after")
+    def _bounds(self) -> Parameter:
+        if not self.low < self.high:
+            raise ValueError(f"expected low < high, got low={self.low}, high={self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log = true needs low > 0, got low={self.low}")
+        return self
+
 
 class Scenario(_Strict):
     scenario: Meta
@@ -289,6 +340,14 @@ class Scenario(_Strict):
             for code in spec.family_ties:
                 if code not in codes:
                     raise ValueError(f"population.{seg}.family_ties: '{code}' is not in [locations]")
+        fields = self.model_dump(exclude={"free_parameters", "calibration"})
+        for key in self.free_parameters:
+            try:
+                value = get_path(fields, key)
+            except ScenarioError:
+                value = None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"free_parameters.{key}: expected the dotted path of a number in the scenario")
         return self
 
     @property
@@ -379,6 +438,74 @@ def validate(raw: dict[str, Any], source: str) -> Scenario:
         raise ScenarioError(f"{source}: invalid scenario\n" + field_errors(err)) from None
 
 
+def sets_horizon(paths: Any) -> bool:
+    """Whether these dotted paths (overrides, swept parameters) change the horizon, `scenario.days`."""
+    return any(str(path).replace("__", ".") == "scenario.days" for path in paths)
+
+
+def check_horizon(scenario: Scenario, source: str, only: set[str] | None = None) -> None:
+    """Refuse an enabled policy event dated on or after the end of the horizon: it would never act.
+
+    `only`: check these events alone. A file or override that shortens the horizon on top of a scenario cuts its
+    events short knowingly (`--set scenario.days=30`, a counterfactual with `days = 100`, a sweep's `days`): the
+    events it inherits run as far as the horizon reaches; those it dates or enables itself must fall inside."""
+    end = scenario.date(scenario.days)
+    for key, event in scenario.policy.items():
+        if event.enabled and event.date >= end and (only is None or key in only):
+            raise ScenarioError(
+                f"{source}: invalid scenario\n  field policy.{key}.date: expected a date before the end of the "
+                f"horizon ({end}: scenario.start + scenario.days), got {event.date}"
+            )
+
+
+def _own_tables(path: Path) -> list[dict[str, Any]]:
+    """The tables each file of the `extends` chain sets itself, from the first base to `path`."""
+    chain: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    current: Path | None = path.resolve()
+    while current is not None and current not in seen:  # read_raw has checked the chain: no cycle, files exist
+        seen.add(current)
+        own, _ = read_toml(current, "scenario file", ScenarioError)
+        chain.insert(0, own)
+        meta = own.get("scenario")
+        parent = meta.get("extends") if isinstance(meta, dict) else None
+        current = (current.parent / parent).resolve() if isinstance(parent, str) else None
+    return chain
+
+
+def _events_to_check(path: Path, overrides: dict[str, Any]) -> set[str]:
+    """The events the horizon rule applies to: those dated or switched where the horizon is set, or after it.
+
+    Layers are the files of the `extends` chain, base first, then the overrides. A layer that shortens the horizon
+    of what it extends (a counterfactual with `days = 100`, `--set scenario.days=30`) cuts the events below it short
+    knowingly; an event dated or enabled in that layer or above must fall inside the horizon."""
+    layers = [*_own_tables(path), _as_tables(overrides)]
+    horizon = max((i for i, t in enumerate(layers) if "days" in _table(t, "scenario")), default=-1)
+    events: set[str] = set()
+    for i, tables in enumerate(layers):
+        for key, event in _table(tables, "policy").items():
+            if i >= horizon and isinstance(event, dict) and ("date" in event or "enabled" in event or "kind" in event):
+                events.add(key)
+    return events
+
+
+def _table(tables: dict[str, Any], name: str) -> dict[str, Any]:
+    table = tables.get(name)
+    return table if isinstance(table, dict) else {}
+
+
+def _as_tables(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Dotted overrides as nested tables (`policy.x.date` -> {"policy": {"x": {"date": ...}}})."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        *parents, last = key.replace("__", ".").split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else {}
+        node[last] = value
+    return nested
+
+
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Read, resolve and validate a scenario; `overrides` set dotted fields."""
     path = Path(path)
@@ -386,4 +513,6 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     for key, value in (overrides or {}).items():
         set_path(raw, key, value)
     source = f"{path} with overrides {sorted(overrides)}" if overrides else str(path)
-    return validate(raw, source)
+    scenario = validate(raw, source)
+    check_horizon(scenario, source, _events_to_check(path, overrides or {}))
+    return scenario

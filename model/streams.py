@@ -22,6 +22,17 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _TO_UNIT = 1.0 / float(1 << 53)
+SEED_MAX = (1 << 64) - 1  # a seed is a 64-bit unsigned integer: the streams keep no more of it
+
+
+def check_seed(seed: object) -> int:
+    """The seed as an int, refused (ValueError) unless it is a whole number in 0..2**64-1, the range the streams use
+    (a larger one would silently equal a smaller one)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"seed: expected a whole number from 0 to {SEED_MAX} (2**64 - 1), got {seed!r}")
+    if not 0 <= int(seed) <= SEED_MAX:
+        raise ValueError(f"seed: expected a whole number from 0 to {SEED_MAX} (2**64 - 1), got {seed}")
+    return int(seed)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

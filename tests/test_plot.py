@@ -9,7 +9,7 @@ import pytest
 
 from exodus.experiments.batch import run_batch
 from exodus.experiments.cli import main
-from exodus.experiments.figures import _band
+from exodus.experiments.figures import _band, band_name
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = [REPO / "scenarios" / "baseline.toml", REPO / "scenarios" / "no_mobilisation.toml"]
@@ -86,3 +86,14 @@ def test_bands_are_the_percentiles_over_runs() -> None:
     median, low, high = _band(values)
     assert np.allclose(median, np.median(values, axis=0))
     assert np.allclose(low, np.percentile(values, 5, axis=0)) and np.allclose(high, np.percentile(values, 95, axis=0))
+    assert band_name([20, 1]) == "5th-95th percentile over runs"
+
+
+def test_below_ten_runs_the_band_is_the_range_and_says_so() -> None:
+    import numpy as np
+
+    values = np.arange(15, dtype=float).reshape(3, 5)
+    median, low, high = _band(values)
+    assert np.allclose(low, values[0]) and np.allclose(high, values[-1]) and np.allclose(median, values[1])
+    assert band_name([3, 3]) == "min-max over runs"
+    assert "min-max where fewer than 10" in band_name([3, 12])

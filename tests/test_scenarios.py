@@ -266,3 +266,80 @@ def test_override_of_a_loaded_scenario_is_validated() -> None:
 def test_override_of_a_field_left_at_its_default(path: str, value: Any) -> None:
     scenario = load_scenario(BASELINE, {path: value})
     assert leaves(scenario.as_dict())[path] == value
+
+
+# -- the rules a scenario must meet (issue 10): each refusal names the file, the field and the value -----------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"),
+    [
+        ("behaviour.utility.income", float("nan"), "behaviour.utility.income", "finite"),
+        ("behaviour.utility.income", float("inf"), "behaviour.utility.income", "finite"),
+        ("policy.partial_mobilisation.level", float("nan"), "policy.partial_mobilisation.level", "finite"),
+        ("population.it.wage_median_usd", float("inf"), "population.it.wage_median_usd", "finite"),
+        ("locations.GE.housing_capacity", float("inf"), "locations.GE.housing_capacity", "finite"),
+        ("routes.RU-GE-air.cost_usd", float("nan"), "routes.RU-GE-air.cost_usd", "finite"),
+        ("free_parameters.behaviour.hazard.contacts.high", float("inf"), "free_parameters", "finite"),
+        ("policy.penalty_tax.level", 5.0, "policy.penalty_tax.level", "between 0 and 1"),
+        ("policy.penalty_tax.level", -0.1, "policy.penalty_tax.level", "between 0 and 1"),
+        ("policy.remote_work_tax_2024.level", 1.3, "policy.remote_work_tax_2024.level", "between 0 and 1"),
+        ("policy.partial_mobilisation.level", -1.0, "policy.partial_mobilisation.level", ">= 0"),
+        ("population.it.family_ties", {"GE": 0.7, "AM": 0.5}, "population.it.family_ties", "at most 1"),
+        ("population.it.family_ties", {"GE": -0.2}, "population.it.family_ties.GE", "between 0 and 1"),
+        ("population.it.age_min", 70, "population.it.age_min", "at most age_max"),
+        ("population.other.schengen_visa", 0.9, "population.other.schengen_visa", "international_passport"),
+        ("routes.RU-GE-air.destination", "RU", "routes.RU-GE-air.destination", "other than the origin"),
+        ("policy.kz_stay_limit.locations", [], "policy.kz_stay_limit.locations", "expected the places"),
+        ("policy.partial_mobilisation.locations", ["GE"], "policy.partial_mobilisation.locations", "expected none"),
+        ("policy.invasion.date", "2030-01-01", "policy.invasion.date", "before the end of the horizon"),
+    ],
+)
+def test_a_broken_rule_names_file_field_and_value(path: str, value: Any, field: str, words: str) -> None:
+    if path.startswith("free_parameters."):
+        message = error_of(BASELINE, {"free_parameters": {"behaviour.hazard.contacts": {"low": 0.0, "high": value}}})
+    else:
+        message = error_of(BASELINE, {path: value})
+    assert "baseline.toml" in message and f"field {field}" in message and words in message, message
+    assert len(message.splitlines()) == 2, message  # the file, then one line for the one field
+
+
+def test_a_route_to_itself_in_a_file_is_named(tmp_path: Path) -> None:
+    body = '[routes.GE-GE-air]\norigin = "GE"\ndestination = "GE"\nmode = "air"\ncost_usd = 100.0\ndays = 1.0\n'
+    message = error_of(extends_baseline(tmp_path, "loop.toml", body))
+    assert "loop.toml" in message and "routes.GE-GE-air.destination" in message and "'GE'" in message
+
+
+def test_an_event_after_the_horizon_is_refused_unless_the_horizon_is_shortened_on_purpose(tmp_path: Path) -> None:
+    late = '[policy.late]\nkind = "shock"\ndate = 2030-01-01\n'
+    message = error_of(extends_baseline(tmp_path, "late.toml", late))
+    assert "late.toml" in message and "field policy.late.date" in message and "before the end" in message
+    message = error_of(extends_baseline(tmp_path, "short.toml", "days = 100\n" + late))  # its own event, too late
+    assert "short.toml" in message and "field policy.late.date" in message
+    message = error_of(BASELINE, {"scenario.days": 100, "policy.partial_mobilisation.date": "2022-09-21"})
+    assert "field policy.partial_mobilisation.date" in message
+    # a file that shortens the horizon of what it extends cuts the inherited events short knowingly
+    assert load_scenario(extends_baseline(tmp_path, "brief.toml", "days = 100\n")).days == 100
+    # --set scenario.days (or a sweep's days) cuts the run short knowingly: the later events fall outside it
+    assert load_scenario(BASELINE, {"scenario.days": 30}).days == 30
+    disabled = extends_baseline(
+        tmp_path, "off.toml", '[policy.late]\nkind = "shock"\ndate = 2030-01-01\nenabled = false\n'
+    )
+    assert load_scenario(disabled).policy["late"].enabled is False  # a disabled event never acts: allowed
+
+
+def test_a_free_parameter_must_name_a_number() -> None:
+    message = error_of(BASELINE, {"free_parameters": {"behaviour.hazard": {"low": 0.0, "high": 1.0}}})
+    assert "free_parameters.behaviour.hazard" in message and "dotted path of a number" in message
+    message = error_of(BASELINE, {"free_parameters": {"behaviour.hazard.alarm": {"low": 2.0, "high": 1.0}}})
+    assert "free_parameters.behaviour.hazard.alarm" in message and "low < high" in message
+
+
+def test_a_scenario_path_that_is_a_folder_is_named(tmp_path: Path) -> None:
+    message = error_of(tmp_path)
+    assert str(tmp_path) in message and "folder" in message
+
+
+def test_every_shipped_scenario_meets_the_rules() -> None:
+    for path in SCENARIO_FILES:
+        load_scenario(path)  # the horizon rule included

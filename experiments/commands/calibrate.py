@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exodus.experiments.options import positive_float
+from exodus.experiments.options import counted, positive_float, positive_int, seed32
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,23 +18,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("scenario", type=Path, help="input scenario with [free_parameters] and scenario.targets")
     parser.add_argument("--out", type=Path, required=True, help="output folder; re-running with it resumes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the optimiser and the ABC (default 0)")
-    parser.add_argument("--seeds", type=int, default=4, help="model seeds per evaluation (default 4)")
+    parser.add_argument("--seed", type=seed32, default=0, help="seed of the optimiser and the ABC (default 0)")
+    parser.add_argument("--seeds", type=positive_int, default=4, help="model seeds per evaluation (default 4)")
     parser.add_argument(
         "--scale",
         type=positive_float,
         default=0.05,
         help="scale of fitting runs (default 0.05; fit.md tests it for bias)",
     )
-    parser.add_argument("--popsize", type=int, default=6, help="differential evolution population per parameter")
-    parser.add_argument("--maxiter", type=int, default=12, help="differential evolution generations")
-    parser.add_argument("--polish", type=int, default=40, help="Nelder-Mead evaluations after the evolution (0: none)")
-    parser.add_argument("--abc-population", type=int, default=40, help="ABC particles per generation (0: no ABC)")
-    parser.add_argument("--abc-generations", type=int, default=3, help="ABC-SMC generations")
-    parser.add_argument("--draws", type=int, default=24, help="posterior-predictive runs for the bands")
-    parser.add_argument("--check-seeds", type=int, default=10, help="seeds of the final check (default 10)")
+    parser.add_argument(
+        "--popsize", type=positive_int, default=6, help="differential evolution population per parameter"
+    )
+    parser.add_argument("--maxiter", type=positive_int, default=12, help="differential evolution generations")
+    parser.add_argument(
+        "--polish", type=counted, default=40, help="Nelder-Mead evaluations after the evolution (0: none)"
+    )
+    parser.add_argument("--abc-population", type=counted, default=40, help="ABC particles per generation (0: no ABC)")
+    parser.add_argument("--abc-generations", type=positive_int, default=3, help="ABC-SMC generations")
+    parser.add_argument("--draws", type=counted, default=24, help="posterior-predictive runs for the bands")
+    parser.add_argument("--check-seeds", type=positive_int, default=10, help="seeds of the final check (default 10)")
     parser.add_argument("--check-scale", type=positive_float, default=1.0, help="scale of the final check")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--name", default=None, help="name of the calibrated scenario (default: the input's)")
     parser.add_argument("--install", type=Path, default=None, help="also write the calibrated scenario here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exodus.experiments.options import add_scenario_options, overrides
+from exodus.experiments.options import add_scenario_options, overrides, seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run.json and outflow.png to one folder, all at once.",
     )
     add_scenario_options(parser)
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<scenario name>-seed<N>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handle)

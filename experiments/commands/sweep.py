@@ -65,4 +65,7 @@ def handle(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     print(result)
+    if result.total and result.ok == 0 and result.errors:
+        print("exodus sweep: error: every run failed (see the error column of runs.csv)", file=sys.stderr)
+        return EXIT_FAILED
     return 0
