@@ -161,7 +161,10 @@ def test_written_folder(baseline: Attribution, tmp_path: Path) -> None:
             assert float(row["p05"]) <= float(row["mean"]) + 0.1 and float(row["mean"]) <= float(row["p95"]) + 0.1
     record = json.loads((out / "attribution.json").read_text())
     assert record["combinations"] == 64 and record["distinct_scenarios"] == 32 and record["seeds"] == [0, 1]
-    assert record["drivers"][0]["switched_off_by"] == {"policy.partial_mobilisation.enabled": False}
+    assert record["drivers"][0]["switched_off_by"] == {
+        "policy.partial_mobilisation.enabled": False,
+        "policy.mobilisation_in_force.enabled": False,
+    }
     assert record["git"]["commit"] and record["versions"]["mesa"]
 
 

@@ -292,7 +292,8 @@ def test_penalty_tax_brings_it_workers_home(penalty: tuple[Run, Run]) -> None:
     base, taxed = penalty
     it = base.it()
     assert taxed.count(dest="RU", end="2023-03-01", who=it) == base.count(dest="RU", end="2023-03-01", who=it)
-    assert taxed.count(dest="RU", start="2023-03-01", who=it) > 1.1 * base.count(dest="RU", start="2023-03-01", who=it)
+    # > 1.05, not 1.1: since the job search abroad, part of the penalised switch to foreign employers instead
+    assert taxed.count(dest="RU", start="2023-03-01", who=it) > 1.05 * base.count(dest="RU", start="2023-03-01", who=it)
 
 
 def test_penalty_tax_moves_remote_workers_into_grey_pay(penalty: tuple[Run, Run]) -> None:
