@@ -6,7 +6,8 @@ go, how they value each place, and what they choose.
    stance, their employer's sanctions exposure, the share of their circle
    already abroad and a pre-war wish to leave; risk aversion lowers it.
    Abroad, the hazard of reconsidering rises when money runs short or the
-   income that brought them falls (a penalty tax). A worker considers when
+   income that brought them falls (a penalty tax), and in the first weeks
+   at a stepping stone, where many only pass through. A worker considers when
    the hazard accumulated since they last considered passes an exponential
    threshold of their own (an exact way to sample a time-varying hazard
    that keeps random numbers common across scenarios).
@@ -99,7 +100,9 @@ class Rules:
         fallen = np.where(came_with > 0, lost, 0.0)  # pay lost since arrival (none to lose if they came without)
         broke = self.savings_now(idx, market) <= 0
         alarm = hz.alarm if hz.alarm_abroad is None else hz.alarm_abroad
-        return hz.base_abroad * np.exp(hz.money * (strain + fallen + broke) + alarm * m.timeline.alarm[market.day])
+        transit = m.locations.stepping_stone[loc] & (market.day - w.arrived[idx] < hz.transit_days)
+        drive = hz.money * (strain + fallen + broke) + alarm * m.timeline.alarm[market.day] + hz.transit * transit
+        return hz.base_abroad * np.exp(drive)
 
     def savings_now(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """Savings today: what they had on arrival plus pay less living costs since."""

@@ -35,6 +35,8 @@ class Locations:
     stay_limit: np.ndarray  # base visa-free stay, days (0: none)
     it_incentive: np.ndarray
     permit_probability: np.ndarray  # non-residents at the stay limit who get a permit
+    permit_days: np.ndarray  # term of that permit, days (0: open-ended)
+    stepping_stone: np.ndarray  # bool: newcomers are in transit
     attraction: np.ndarray  # utility constant of the place
 
     def __len__(self) -> int:
@@ -81,6 +83,8 @@ def build_locations(scenario: Scenario) -> Locations:
         stay_limit=col("stay_limit_days"),
         it_incentive=col("it_incentive"),
         permit_probability=col("permit_probability"),
+        permit_days=col("permit_days", int),
+        stepping_stone=col("stepping_stone", bool),
         attraction=col("attraction"),
     )
 

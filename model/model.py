@@ -481,9 +481,12 @@ class RelocationModel(mesa.Model):
         self._set_job(idx, self._assign_job(idx, dest, t, market))
         w.income[idx] = np.where(dest == HOME, w.wage[idx], self.rules.job_income(idx, dest, w.job[idx], market))
         resident = self._streams["residence"].uniform(idx, t) < loc.residence_probability[dest]
-        w.resident[idx] = resident | (w.job[idx] == RELOCATED)
+        with_firm = w.job[idx] == RELOCATED
+        w.resident[idx] = resident | with_firm
         limit = np.maximum(loc.stay_limit[dest], self.timeline.stay_limit[t, dest])
-        w.deadline[idx] = np.where((dest != HOME) & ~w.resident[idx] & (limit > 0), t + limit, NEVER).astype(np.int32)
+        term = np.where(resident & ~with_firm, loc.permit_days[dest], 0)  # a permit on arrival runs its term too
+        deadline = np.where(~w.resident[idx] & (limit > 0), t + limit, np.where(term > 0, t + term, NEVER))
+        w.deadline[idx] = np.where(dest != HOME, deadline, NEVER).astype(np.int32)
         home = dest == HOME
         self.propensity[idx] = np.where(home, self._propensity_static[idx], 0.0)
 
@@ -516,15 +519,17 @@ class RelocationModel(mesa.Model):
         w.income[found] = self.rules.job_income(found, here, jobs, market)
 
     def _apply_for_permits(self, abroad: np.ndarray, t: int) -> None:
-        """On the day their visa-free stay runs out, non-residents apply for a residence or work permit
-        (Turkey's one-year permits, Serbia's temporary residence); those granted one may stay on."""
-        w = self.workers
-        due = abroad[(w.deadline[abroad] == t) & ~w.resident[abroad]]
+        """On the day their visa-free stay or permit runs out, non-residents apply for a residence or work
+        permit (Turkey's one-year permits, Serbia's temporary residence); those granted one may stay on, for
+        the permit's term (`permit_days`, then they apply again) or for good."""
+        w, loc = self.workers, self.locations
+        due = abroad[w.deadline[abroad] == t]  # residents hold a deadline only while their permit runs
         if len(due) == 0:
             return
-        granted = due[self._streams["permit"].uniform(due, t) < self.locations.permit_probability[w.location[due]]]
-        w.resident[granted] = True
-        w.deadline[granted] = NEVER
+        granted = self._streams["permit"].uniform(due, t) < loc.permit_probability[w.location[due]]
+        w.resident[due] = granted
+        term = loc.permit_days[w.location[due]]
+        w.deadline[due] = np.where(~granted, t, np.where(term > 0, t + term, NEVER)).astype(np.int32)
 
     def _apply_new_stay_limits(self, t: int) -> None:
         """A stay limit that starts today sets a deadline for non-residents already there."""

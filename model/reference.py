@@ -48,6 +48,7 @@ class Place:
     wary: bool
     it_incentive: float
     attraction: float
+    stepping_stone: bool
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class ReferenceRules(Rules):
                 wary=bool(loc.wary[j]),
                 it_incentive=float(loc.it_incentive[j]),
                 attraction=float(loc.attraction[j]),
+                stepping_stone=bool(loc.stepping_stone[j]),
             )
             for j in range(len(loc))
         ]
@@ -230,7 +232,9 @@ class ReferenceRules(Rules):
             fallen = 0.0  # came without pay: none to lose
         broke = 1.0 if self.savings_today(w, day) <= 0 else 0.0
         alarm = hz.alarm if hz.alarm_abroad is None else hz.alarm_abroad  # the news shakes those abroad too
-        return hz.base_abroad * math.exp(hz.money * (strain + fallen + broke) + alarm * day.alarm)
+        in_transit = self.places[w.location].stepping_stone and day.day - w.arrived < hz.transit_days
+        drive = hz.money * (strain + fallen + broke) + alarm * day.alarm + (hz.transit if in_transit else 0.0)
+        return hz.base_abroad * math.exp(drive)
 
     def savings_today(self, w: Worker, day: Today) -> float:
         """At home savings stay as they are; abroad they grow by pay less living costs since arrival."""

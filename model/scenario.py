@@ -135,10 +135,15 @@ class LocationSpec(_Strict):
     permit_probability: float = Field(
         0.0, ge=0, le=1, description="non-residents reaching the stay limit who get a residence or work permit"
     )
+    permit_days: int = Field(
+        0, ge=0, description="term of the permit granted at the stay limit, renewed with the same odds; 0: open-ended"
+    )
     attraction: float = Field(
         0.0, description="utility constant of the place: what the named terms miss (flights, reputation); fitted"
     )
-    stepping_stone: bool = False
+    stepping_stone: bool = Field(
+        False, description="a place many pass through: newcomers reconsider faster (behaviour.hazard.transit)"
+    )
     it_incentive: float = Field(0.0, ge=0, description="strength of IT visas and tax regimes")
     lat: float | None = Field(None, ge=-90, le=90, description="latitude of its main city, for maps only")
     lon: float | None = Field(None, ge=-180, le=180, description="longitude of its main city, for maps only")
@@ -236,6 +241,10 @@ class Hazard(_Strict):
     job_search_days: float = Field(
         0.0, ge=0, description="abroad without work: days over which the job-finding chance is spread (0: no search)"
     )
+    transit: float = Field(
+        0.0, ge=0, description="newcomers at a stepping stone: log-multiplier of the hazard of reconsidering"
+    )
+    transit_days: float = Field(30.0, gt=0, description="days after arrival a stepping stone counts as transit")
 
 
 class Utility(_Strict):

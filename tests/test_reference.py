@@ -45,6 +45,7 @@ AsBuiltRules = ReferenceRules.with_quirks(*KNOWN_DEVIATIONS)
 CASES = {
     "first_wave": ("baseline", "2022-03-01", {}),
     "mobilisation": ("baseline", "2022-09-22", {}),
+    "transit": ("baseline", "2022-03-10", {"behaviour.hazard.transit": 2.0}),
     "penalty_tax": ("penalty_tax", "2022-09-22", {"policy.penalty_tax.date": "2022-06-01"}),
 }
 
@@ -177,6 +178,7 @@ def test_choices_agree(case: str) -> None:
         ("baseline", 1, {}),
         ("baseline", 2, {}),
         ("baseline", 3, {}),
+        ("baseline", 5, {"behaviour.hazard.transit": 2.0, "locations.TR.permit_days": 365}),
         ("penalty_tax", 4, {"policy.penalty_tax.date": "2022-06-01"}),
     ],
 )

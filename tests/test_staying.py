@@ -37,8 +37,9 @@ def test_a_residence_permit_keeps_people_past_the_visa_free_stay() -> None:
 
 
 def test_settling_in_abroad_cuts_returns() -> None:
-    loose = simulate(days=LONG, **{"behaviour.utility.settled": 0.0})
-    settled = simulate(days=LONG, **{"behaviour.utility.settled": 3.0})
+    # without transit, whose returns in the first weeks come before anyone settles
+    loose = simulate(days=LONG, **{"behaviour.utility.settled": 0.0, "behaviour.hazard.transit": 0.0})
+    settled = simulate(days=LONG, **{"behaviour.utility.settled": 4.0, "behaviour.hazard.transit": 0.0})
     assert returns(settled, start="2022-06-01") < 0.8 * returns(loose, start="2022-06-01")
     assert persons_abroad(settled, "2023-06-01") > 1.1 * persons_abroad(loose, "2023-06-01")
 
@@ -74,3 +75,25 @@ def test_a_mobilisation_decree_left_in_force_keeps_reservists_abroad() -> None:
     back = [r.count(dest="RU", start="2022-10-28", who=reservists) for r in (ended, in_force)]
     assert back[1] < 0.8 * back[0]
     assert in_force.left_russia(start="2022-10-28") > ended.left_russia(start="2022-10-28")  # and more leave
+
+
+def test_a_permit_that_runs_out_sends_some_home_or_onward() -> None:
+    """Turkey's one-year permits, renewed with the odds they were granted: the stock falls a year on."""
+    open_ended = {"locations.TR.permit_probability": 0.6, "locations.TR.attraction": 2.0}
+    for_good = simulate(days=730, **open_ended, **{"locations.TR.permit_days": 0})
+    yearly = simulate(days=730, **open_ended, **{"locations.TR.permit_days": 365})
+    assert persons_at(yearly, "TR", "2022-12-01") == persons_at(for_good, "TR", "2022-12-01")  # no permit ran out
+    assert persons_at(yearly, "TR", "2024-02-01") < 0.85 * persons_at(for_good, "TR", "2024-02-01")
+    moved_out = [r.count(origin="TR", start="2023-01-01") for r in (for_good, yearly)]
+    assert moved_out[1] > 1.3 * moved_out[0]
+
+
+def test_newcomers_pass_through_stepping_stones() -> None:
+    """Kazakhstan, Armenia and Georgia as transit: a higher hazard of reconsidering in the first weeks moves
+    people on or back, so the stepping stones hold fewer of those who came."""
+    settled = simulate(days=240, **{"behaviour.hazard.transit": 0.0})
+    transit = simulate(days=240, **{"behaviour.hazard.transit": 2.5, "behaviour.hazard.transit_days": 30.0})
+    stones = ["KZ", "GE", "AM"]
+    assert transit.count(origin=stones) > 2 * settled.count(origin=stones)
+    held = [sum(persons_at(r, code, "2022-10-01") for code in stones) for r in (settled, transit)]
+    assert held[1] < 0.9 * held[0]
