@@ -28,7 +28,7 @@ from exodus.experiments.provenance import git_state, record_json, utc_now, versi
 from exodus.experiments.targets import Target, load_targets, targets_path
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from exodus.model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
-from exodus.model.population import SEGMENTS
+from exodus.model.population import SEGMENTS, agents_in_segment
 
 RUNS_DIR = Path("runs")
 
@@ -49,7 +49,7 @@ def targets_file(scenario: Scenario, scenario_path: Path) -> Path | None:
 def scale_warnings(scenario: Scenario, scale: float, targets: list[Target]) -> list[str]:
     """What a reduced scale cannot resolve: an agent standing for more persons than a land border lets through
     in a day (queues then move in lumps) or than the smallest reported figure it is compared with."""
-    per_agent = {seg: max(1, round(spec.persons_per_agent / scale)) for seg, spec in scenario.population.items()}
+    per_agent = {seg: agents_in_segment(spec, scale)[1] for seg, spec in scenario.population.items()}
     largest = max(per_agent.values())
     out = []
     capacities = [(name, r.capacity_per_day) for name, r in scenario.routes.items() if r.enabled and r.capacity_per_day]
