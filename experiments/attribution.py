@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from exodus.experiments.outdir import check_replaceable, staged_dir
 from exodus.experiments.pool import default_workers
-from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.provenance import git_state, record, utc_now, write_record
 from exodus.experiments.runner import Job, run, run_many
 from exodus.model import ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
@@ -322,34 +322,31 @@ def write_attribution(
     with staged_dir(out, MARKER, "an attribution") as staging:
         (staging / "attribution.csv").write_text(attribution_table(result), encoding="utf-8", newline="")
         plot_attribution(result, staging / "attribution.png", at)
-        record = {
-            "kind": "attribution",
-            "scenario_path": str(result.scenario),
-            "scenario_name": result.scenario_name,
-            "scenario_digest": result.scenario_digest,
-            "drivers": [
+        provenance = record(
+            "attribution",
+            started or utc_now(),
+            result.elapsed.get("runs_seconds", 0.0) + time.perf_counter() - clock,
+            scenario_path=str(result.scenario),
+            scenario_name=result.scenario_name,
+            scenario_digest=result.scenario_digest,
+            drivers=[
                 {"name": d.name, "label": d.label, "switched_off_by": d.off, "description": d.description}
                 for d in result.drivers
             ],
-            "combinations": 1 << len(result.drivers),
-            "distinct_scenarios": len(set(result.digests)),
-            "runs": result.unique_runs(),
-            "seeds": result.seeds,
-            "scale": result.scale,
-            "start": result.start.isoformat(),
-            "days": result.days,
-            "bar_chart_date": at.isoformat(),
-            "method": "exact Shapley values over the 2^k combinations of drivers on/off, seed by seed (common "
+            combinations=1 << len(result.drivers),
+            distinct_scenarios=len(set(result.digests)),
+            runs=result.unique_runs(),
+            seeds=result.seeds,
+            scale=result.scale,
+            start=result.start.isoformat(),
+            days=result.days,
+            bar_chart_date=at.isoformat(),
+            method="exact Shapley values over the 2^k combinations of drivers on/off, seed by seed (common "
             "random numbers); mean and 5th/95th percentiles across seeds; 'other' = every driver off, "
             "'total' = the scenario as given = other + sum of the drivers (per seed and in the mean)",
-            "measures": result.measures,
-            "versions": versions(),
-            "git": git_state(),
-            "started": started or utc_now(),
-            "finished": utc_now(),
-            "elapsed_seconds": round(result.elapsed.get("runs_seconds", 0.0) + time.perf_counter() - clock, 3),
-        }
-        (staging / MARKER).write_text(record_json(record), encoding="utf-8")
+            measures=result.measures,
+        )
+        write_record(staging / MARKER, provenance)
     return out
 
 

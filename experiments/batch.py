@@ -24,7 +24,7 @@ from typing import Any
 
 from exodus.experiments.outdir import OutputError, claim, staged_dir
 from exodus.experiments.pool import default_workers
-from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.provenance import record, utc_now, write_record
 from exodus.experiments.results import BATCH_MARKER, SUMMARY, load_runs, summary_table
 from exodus.experiments.run import run_scenario, targets_file
 from exodus.experiments.runner import Job, run_many
@@ -93,23 +93,20 @@ def run_batch(
                 folders = [staging / name / f"seed{seed}" for seed in seeds]
                 ensemble = load_runs(folders, name, "batch", out / name)
                 (staging / name / SUMMARY).write_text(summary_table(ensemble), encoding="utf-8", newline="")
-            record = {
-                "kind": "batch",
-                "scenarios": [
+            provenance = record(
+                "batch",
+                started,
+                time.perf_counter() - clock,
+                scenarios=[
                     {"path": path, "name": name, "digest": resolved.digest(), "days": resolved.days}
                     for (path, resolved), name in zip(specs, names, strict=True)
                 ],
-                "seeds": seeds,
-                "scale": scale,
-                "overrides": overrides,
-                "workers": workers,
-                "plots": plots,
-                "runs": [{"folder": folder, "elapsed_seconds": s} for folder, s in sorted(elapsed.items())],
-                "versions": versions(),
-                "git": git_state(),
-                "started": started,
-                "finished": utc_now(),
-                "elapsed_seconds": round(time.perf_counter() - clock, 3),
-            }
-            (staging / BATCH_MARKER).write_text(record_json(record), encoding="utf-8")
+                seeds=seeds,
+                scale=scale,
+                overrides=overrides,
+                workers=workers,
+                plots=plots,
+                runs=[{"folder": folder, "elapsed_seconds": s} for folder, s in sorted(elapsed.items())],
+            )
+            write_record(staging / BATCH_MARKER, provenance)
         return out

@@ -66,7 +66,7 @@ from exodus.experiments.metrics import MetricError, check_names, evaluate, parse
 from exodus.experiments.outdir import check_replaceable, staged_dir
 from exodus.experiments.parameters import Bounded
 from exodus.experiments.pool import default_workers
-from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.provenance import git_state, record, utc_now, write_record
 from exodus.experiments.runner import Job, run, run_many
 from exodus.experiments.sweep_file import unit_sample
 from exodus.model import RelocationModel, ScenarioError, load_scenario
@@ -407,36 +407,34 @@ def run_sensitivity(
         (staging / "indices.csv").write_text(indices_table(result.indices), encoding="utf-8", newline="")
         (staging / "design.csv").write_text(design_table(result), encoding="utf-8", newline="")
         plot_sensitivity(result, staging / "sensitivity.png")
-        record = {
-            "kind": "sensitivity",
-            "design_file": str(design.file),
-            "design": design.spec.model_dump(mode="json"),
-            "scenario_path": str(design.scenario),
-            "scenario_name": design.scenario_name,
-            "scenario_digest": design.scenario_digest,
-            "days": design.days,
-            "seeds": (
+        provenance = record(
+            "sensitivity",
+            started,
+            time.perf_counter() - clock,
+            design_file=str(design.file),
+            design=design.spec.model_dump(mode="json"),
+            scenario_path=str(design.scenario),
+            scenario_name=design.scenario_name,
+            scenario_digest=design.scenario_digest,
+            days=design.days,
+            seeds=(
                 f"common: seeds {design.seeds(0)} at every design point; outputs averaged over them"
                 if design.settings.seed_mode == "common"
                 else f"noise: {design.settings.seeds} seed(s) of its own per design point (from "
                 f"{design.settings.first_seed}); seed noise is variance no parameter explains"
             ),
-            "sampling": {
+            sampling={
                 "sobol": "Saltelli's scheme on a scrambled Sobol sequence (SALib sample.sobol), first and total order",
                 "morris": "Morris trajectories (SALib sample.morris), mu* with bootstrap confidence",
             },
-            "log_parameters_sampled_in": "log10 space (indices refer to the log of the parameter)",
-            "runs": {m: int(r.shape[0] * r.shape[1]) for m, r in result.runs.items()},
-            "design_points": {m: int(r.shape[0]) for m, r in result.runs.items()},
-            "notes": result.notes,
-            "workers": workers,
-            "versions": versions() | {"SALib": importlib.metadata.version("SALib")},
-            "git": git_state(),
-            "started": started,
-            "finished": utc_now(),
-            "elapsed_seconds": round(time.perf_counter() - clock, 3),
-        }
-        (staging / MARKER).write_text(record_json(record), encoding="utf-8")
+            log_parameters_sampled_in="log10 space (indices refer to the log of the parameter)",
+            runs={m: int(r.shape[0] * r.shape[1]) for m, r in result.runs.items()},
+            design_points={m: int(r.shape[0]) for m, r in result.runs.items()},
+            notes=result.notes,
+            workers=workers,
+            versions={"SALib": importlib.metadata.version("SALib")},
+        )
+        write_record(staging / MARKER, provenance)
     return out
 
 
