@@ -7,13 +7,16 @@ process, in local worker processes (`pool.py`) or on a dask cluster, and
 yields `(key, result)` pairs as runs finish, the key being the job's
 position in the list given, so that callers put results back in order.
 
-    jobs = [Job("scenarios/baseline.toml", (("behaviour.hazard.alarm", 2.0),), seed) for seed in range(4)]
-    for k, model in run_many(jobs):          # task defaults to `run`: the finished model
+    jobs = [Job("scenarios/baseline.toml", (("behaviour.hazard.alarm", 2.0),), seed, 0.05) for seed in range(4)]
+    task = partial(run_metrics, names=["cumulative_departures:all:2022-12-31"])
+    for k, metrics in run_many(jobs, task, workers=2):
         ...
 
 A task is a top-level function of one job (or a `functools.partial` of one),
 so worker processes can import it; it runs where the job runs and returns
-what is sent back (a few numbers, arrays, bytes), not the model.
+what is sent back (a few numbers, arrays, bytes). The default task, `run`,
+returns the finished model, which does not travel between processes: it
+serves in this process only (one worker).
 """
 
 from __future__ import annotations
@@ -80,6 +83,13 @@ def run(job: Job) -> RelocationModel:
     return build(job).run()
 
 
+def run_metrics(job: Job, *, names: Sequence[str]) -> dict[str, float]:
+    """Run the job; return the named metrics of `metrics.py` (a task for `run_many`)."""
+    from exodus.experiments.metrics import evaluate
+
+    return evaluate(run(job), names)
+
+
 # many runs -------------------------------------------------------------------------------------------------------
 Task = Callable[[Any], Any]
 
@@ -119,6 +129,11 @@ class Runner:
 
     def run_many(self, jobs: Sequence[Any], task: Task = run) -> Iterator[tuple[int, Any]]:
         """`(k, task(jobs[k]))` as each finishes; at most twice as many jobs in flight as workers."""
+        if task is run and (self.client is not None or (self.pool is not None and len(jobs) > 1)):
+            raise TypeError(
+                "a finished model does not travel between processes: give a task that returns what is "
+                "needed (run_metrics, ...), or run in this process (one worker)"
+            )
         if self.client is not None:
             yield from _dask(self.client, jobs, task, self.tag)
         elif self.pool is None or len(jobs) <= 1:

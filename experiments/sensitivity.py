@@ -52,7 +52,6 @@ import math
 import textwrap
 import time
 import warnings
-from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
@@ -67,7 +66,7 @@ from exodus.experiments.outdir import check_replaceable, staged_dir
 from exodus.experiments.parameters import Bounded
 from exodus.experiments.pool import default_workers
 from exodus.experiments.provenance import git_state, record, utc_now, write_record
-from exodus.experiments.runner import Job, run, run_many
+from exodus.experiments.runner import Job, run_many, run_metrics
 from exodus.experiments.sweep_file import unit_sample
 from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
@@ -336,11 +335,6 @@ class DesignRun:
     job: Job
 
 
-def run_outputs(job: Job, *, outputs: Sequence[str]) -> dict[str, float]:
-    """One model run's outputs (metric names), in a worker process."""
-    return evaluate(run(job), outputs)
-
-
 def tasks(design: Design, points: dict[str, np.ndarray]) -> list[DesignRun]:
     out = []
     for method, x in points.items():
@@ -376,7 +370,7 @@ def compute(design: Design, workers: int = 1, progress: bool = False) -> Result:
     todo = tasks(design, points)
     n_seeds, n_out = design.settings.seeds, len(design.outputs)
     runs = {m: np.full((len(x), n_seeds, n_out), np.nan) for m, x in points.items()}
-    work = partial(run_outputs, outputs=tuple(design.outputs))
+    work = partial(run_metrics, names=tuple(design.outputs))
     bar = {"desc": "sensitivity", "unit": "run", "disable": not progress}
     with closing(run_many([t.job for t in todo], work, workers=workers, progress=bar)) as results:
         for k, values in results:
