@@ -111,25 +111,3 @@ def test_validate_writes_the_table_the_figure_and_the_record(tmp_path: Path) -> 
     assert all(len(v) == 2 and np.all(np.isfinite(v)) for v in record["values"].values())
     assert record["git"]["commit"] and record["scenario"]["digest"]
     assert (out / "validation.png").stat().st_size > 10_000
-
-
-def test_validate_is_the_one_writer_of_its_folder(tmp_path: Path) -> None:
-    """Like run and batch, validate takes the lock of --out before it runs anything."""
-    import subprocess
-    import sys
-
-    from exodus.experiments.outdir import claim
-    from exodus.experiments.validation import MARKER
-
-    out = tmp_path / "val"
-    with claim(out, MARKER, "a validation"):
-        other = subprocess.run(
-            [sys.executable, "-m", "exodus", "validate", str(BASELINE), "--seeds", "1", "--scale", "0.002"]
-            + ["--out", str(out), "--quiet"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert other.returncode == 2, other.stderr
-        assert "another process is writing to it" in other.stderr and "Traceback" not in other.stderr
-    assert not out.exists()
