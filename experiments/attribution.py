@@ -42,19 +42,18 @@ import math
 import textwrap
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tqdm import tqdm
 
-from exodus.experiments.ensemble import Job
 from exodus.experiments.outdir import check_replaceable, staged_dir
 from exodus.experiments.pool import default_workers
-from exodus.experiments.provenance import git_state, record_json, utc_now, versions
-from exodus.experiments.sensitivity import execute, run_job
+from exodus.experiments.provenance import git_state, record, utc_now, write_record
+from exodus.experiments.runner import Job, run, run_many
 from exodus.model import ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
 
@@ -154,14 +153,14 @@ def shapley(values: np.ndarray) -> np.ndarray:
 
 
 # runs --------------------------------------------------------------------------------------
-def _trajectories(job: Job) -> tuple[Job, np.ndarray]:
+def trajectories(job: Job) -> np.ndarray:
     """Cumulative departures from Russia (all, IT) and arrivals at each destination (all segments), [day, measure]."""
-    model = run_job(job)
+    model = run(job)
     per_agent = model.workers.persons_per_agent.astype(np.float64)
     departures = model.tally.departures[:, 0, :] * per_agent  # [day, segment]
     arrivals = (model.tally.arrivals[:, 1:, :] * per_agent).sum(axis=2)  # [day, destination]
     daily = np.column_stack([departures.sum(axis=1), departures[:, 0], arrivals])
-    return job, np.cumsum(daily, axis=0)
+    return np.cumsum(daily, axis=0)
 
 
 @dataclass
@@ -259,20 +258,21 @@ def attribute(
             raise AttributionError(f"switching off {', '.join(off)} in {scenario}:\n{err}") from None
         combos.append(tuple(sorted(overrides.items(), key=lambda kv: kv[0])))
         digests.append(resolved.digest())
-    job_key: dict[Job, tuple[str, int]] = {}
+    jobs: list[Job] = []
+    keys: list[tuple[str, int]] = []  # (digest, seed) of each job
     for on, digest in enumerate(digests):
-        if any(key[0] == digest for key in job_key.values()):
+        if any(key[0] == digest for key in keys):
             continue  # the same scenario as a combination already queued: run once
         overrides = tuple(kv for kv in combos[on] if kv[0] != "scenario.days")
         for seed in seeds:
-            job_key[Job(str(scenario), overrides, seed, scale, days)] = (digest, seed)
-    jobs = list(job_key)
+            jobs.append(Job(str(scenario), overrides, seed, scale, days))
+            keys.append((digest, seed))
     found: dict[tuple[str, int], np.ndarray] = {}
     clock = time.perf_counter()
-    with tqdm(total=len(jobs), desc="attribute", unit="run", disable=not progress) as bar:
-        for job, trajectories in execute(jobs, workers, _trajectories):
-            found[job_key[job]] = trajectories
-            bar.update(1)
+    bar = {"desc": "attribute", "unit": "run", "disable": not progress}
+    with closing(run_many(jobs, trajectories, workers=workers, progress=bar)) as results:
+        for k, values in results:
+            found[keys[k]] = values
     codes = [c for c in base.locations if c != HOME]
     values = np.stack([np.stack([found[digests[on], seed] for seed in seeds]) for on in range(n)])
     return Attribution(
@@ -322,34 +322,31 @@ def write_attribution(
     with staged_dir(out, MARKER, "an attribution") as staging:
         (staging / "attribution.csv").write_text(attribution_table(result), encoding="utf-8", newline="")
         plot_attribution(result, staging / "attribution.png", at)
-        record = {
-            "kind": "attribution",
-            "scenario_path": str(result.scenario),
-            "scenario_name": result.scenario_name,
-            "scenario_digest": result.scenario_digest,
-            "drivers": [
+        provenance = record(
+            "attribution",
+            started or utc_now(),
+            result.elapsed.get("runs_seconds", 0.0) + time.perf_counter() - clock,
+            scenario_path=str(result.scenario),
+            scenario_name=result.scenario_name,
+            scenario_digest=result.scenario_digest,
+            drivers=[
                 {"name": d.name, "label": d.label, "switched_off_by": d.off, "description": d.description}
                 for d in result.drivers
             ],
-            "combinations": 1 << len(result.drivers),
-            "distinct_scenarios": len(set(result.digests)),
-            "runs": result.unique_runs(),
-            "seeds": result.seeds,
-            "scale": result.scale,
-            "start": result.start.isoformat(),
-            "days": result.days,
-            "bar_chart_date": at.isoformat(),
-            "method": "exact Shapley values over the 2^k combinations of drivers on/off, seed by seed (common "
+            combinations=1 << len(result.drivers),
+            distinct_scenarios=len(set(result.digests)),
+            runs=result.unique_runs(),
+            seeds=result.seeds,
+            scale=result.scale,
+            start=result.start.isoformat(),
+            days=result.days,
+            bar_chart_date=at.isoformat(),
+            method="exact Shapley values over the 2^k combinations of drivers on/off, seed by seed (common "
             "random numbers); mean and 5th/95th percentiles across seeds; 'other' = every driver off, "
             "'total' = the scenario as given = other + sum of the drivers (per seed and in the mean)",
-            "measures": result.measures,
-            "versions": versions(),
-            "git": git_state(),
-            "started": started or utc_now(),
-            "finished": utc_now(),
-            "elapsed_seconds": round(result.elapsed.get("runs_seconds", 0.0) + time.perf_counter() - clock, 3),
-        }
-        (staging / MARKER).write_text(record_json(record), encoding="utf-8")
+            measures=result.measures,
+        )
+        write_record(staging / MARKER, provenance)
     return out
 
 

@@ -16,39 +16,30 @@ and not noise). The batch folder is written all at once, like a run's:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from exodus.experiments.outdir import OutputError, claim, staged_dir
-from exodus.experiments.pool import default_workers, process_pool, stop
-from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.pool import default_workers
+from exodus.experiments.provenance import record, utc_now, write_record
 from exodus.experiments.results import BATCH_MARKER, SUMMARY, load_runs, summary_table
 from exodus.experiments.run import run_scenario, targets_file
+from exodus.experiments.runner import Job, run_many
 from exodus.model import load_scenario
 from exodus.model.population import check_scale
 
 
-def _run_one(job: tuple[str, int, float, str, bool, dict[str, Any]]) -> tuple[str, int, float]:
-    """One run of a batch, in a worker process; returns (folder, seed, seconds)."""
-    scenario, seed, scale, out, plot, overrides = job
+def write_run(job: Job, *, staging: str, plot: bool) -> float:
+    """One run of a batch, in a worker process: its folder `staging/<job name>`; returns the seconds it took."""
     clock = time.perf_counter()
-    run_scenario(scenario, seed=seed, scale=scale, out=out, progress=False, plot=plot, **overrides)
-    return out, seed, time.perf_counter() - clock
-
-
-def _results(jobs: list[tuple[Any, ...]], pool: ProcessPoolExecutor | None) -> Iterator[tuple[str, int, float]]:
-    if pool is None:
-        yield from map(_run_one, jobs)
-        return
-    pending: set[Future] = {pool.submit(_run_one, job) for job in jobs}
-    while pending:
-        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for future in finished:
-            yield future.result()
+    out = str(Path(staging) / job.name)
+    run_scenario(
+        job.scenario, seed=job.seed, scale=job.scale, out=out, progress=False, plot=plot, **dict(job.overrides)
+    )
+    return time.perf_counter() - clock
 
 
 def run_batch(
@@ -87,45 +78,35 @@ def run_batch(
 
         with staged_dir(out, BATCH_MARKER, "a batch") as staging:
             jobs = [
-                (path, seed, scale, str(staging / name / f"seed{seed}"), plots, overrides)
+                Job(path, tuple(overrides.items()), seed, scale, name=f"{name}/seed{seed}")
                 for (path, _), name in zip(specs, names, strict=True)
                 for seed in seeds
             ]
             elapsed: dict[str, float] = {}
             workers = min(workers, len(jobs))
-            pool = process_pool(workers) if workers > 1 else None  # before the progress bar: see pool.py
-            try:
-                with tqdm(total=len(jobs), desc="batch", unit="run", disable=not progress) as bar:
-                    for folder, _, seconds in _results(jobs, pool):
-                        elapsed[str(Path(folder).relative_to(staging))] = round(seconds, 3)
-                        bar.update(1)
-            except BaseException:
-                if pool is not None:
-                    stop(pool)
-                raise
-            if pool is not None:
-                pool.shutdown()
+            task = partial(write_run, staging=str(staging), plot=plots)
+            bar = {"desc": "batch", "unit": "run", "disable": not progress}
+            with closing(run_many(jobs, task, workers=workers, progress=bar)) as results:
+                for k, seconds in results:
+                    elapsed[jobs[k].name] = round(seconds, 3)
             for name in names:
                 folders = [staging / name / f"seed{seed}" for seed in seeds]
                 ensemble = load_runs(folders, name, "batch", out / name)
                 (staging / name / SUMMARY).write_text(summary_table(ensemble), encoding="utf-8", newline="")
-            record = {
-                "kind": "batch",
-                "scenarios": [
+            provenance = record(
+                "batch",
+                started,
+                time.perf_counter() - clock,
+                scenarios=[
                     {"path": path, "name": name, "digest": resolved.digest(), "days": resolved.days}
                     for (path, resolved), name in zip(specs, names, strict=True)
                 ],
-                "seeds": seeds,
-                "scale": scale,
-                "overrides": overrides,
-                "workers": workers,
-                "plots": plots,
-                "runs": [{"folder": folder, "elapsed_seconds": s} for folder, s in sorted(elapsed.items())],
-                "versions": versions(),
-                "git": git_state(),
-                "started": started,
-                "finished": utc_now(),
-                "elapsed_seconds": round(time.perf_counter() - clock, 3),
-            }
-            (staging / BATCH_MARKER).write_text(record_json(record), encoding="utf-8")
+                seeds=seeds,
+                scale=scale,
+                overrides=overrides,
+                workers=workers,
+                plots=plots,
+                runs=[{"folder": folder, "elapsed_seconds": s} for folder, s in sorted(elapsed.items())],
+            )
+            write_record(staging / BATCH_MARKER, provenance)
         return out

@@ -32,46 +32,78 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.optimize import differential_evolution, minimize
 
-from exodus.experiments.ensemble import Job, _run_job_star, horizon, run_outflow_and_targets
 from exodus.experiments.outdir import write_atomic
-from exodus.experiments.pool import process_pool
+from exodus.experiments.parameters import Bounded
 from exodus.experiments.provenance import code_digest
+from exodus.experiments.runner import Job, Runner, Task, in_order, run, run_many
 from exodus.experiments.targets import Target, load_targets, targets_path
-from exodus.model import load_scenario
+from exodus.model import RelocationModel, load_scenario
 from exodus.model.scenario import Scenario, ScenarioError
 
 CENTRE_PULL = 0.01
 
 
-@dataclass(frozen=True)
-class FreeParameter:
-    """A scenario field the calibration may move, searched in log space if `log`."""
-
-    path: str
-    low: float
-    high: float
-    log: bool
-
-    def bounds(self) -> tuple[float, float]:
-        return (math.log10(self.low), math.log10(self.high)) if self.log else (self.low, self.high)
-
-    def value(self, x: float) -> float:
-        return 10.0**x if self.log else x
+# runs: what one run of a calibration gives back -----------------------------------------------------------------
+def horizon(targets: Sequence[Target], start: Any) -> int:
+    """Days a run needs to cover every target window."""
+    return max((t.date_end - start).days for t in targets) + 1
 
 
-def free_parameters(scenario: Scenario, source: str) -> list[FreeParameter]:
+def target_figures(model: RelocationModel, targets: Sequence[Target]) -> dict[str, float]:
+    """Each target's figure in a finished run (persons)."""
+    per_agent = model.workers.persons_per_agent
+    return {t.id: t.model_value(model.tally, model.scenario.start, per_agent, model.codes) for t in targets}
+
+
+def outflow(model: RelocationModel) -> np.ndarray:
+    """Daily departures from Russia in persons, [day, segment]."""
+    return model.tally.departures[:, 0, :] * model.workers.persons_per_agent[None, :]
+
+
+def run_targets(job: Job, *, targets: Sequence[Target]) -> dict[str, float]:
+    """Run once; return each target's model figure (persons)."""
+    return target_figures(run(job), targets)
+
+
+def run_outflow(job: Job) -> np.ndarray:
+    """Run once; return the daily departures from Russia in persons, [day, segment]."""
+    return outflow(run(job))
+
+
+def run_outflow_and_targets(job: Job, *, targets: Sequence[Target]) -> tuple[np.ndarray, dict[str, float]]:
+    """One run's daily departures [day, segment] and every target's figure, in persons."""
+    model = run(job)
+    return outflow(model), target_figures(model, targets)
+
+
+def ensemble(
+    scenario: str | Path,
+    params: Mapping[str, float],
+    seeds: Sequence[int],
+    scale: float,
+    targets: Sequence[Target],
+    days: int | None = None,
+    workers: int = 1,
+) -> dict[str, list[float]]:
+    """Each target's model figure per seed, for one parameter set."""
+    jobs = [Job(str(scenario), tuple(sorted(params.items())), s, scale, days) for s in seeds]
+    results = in_order(run_many(jobs, partial(run_targets, targets=tuple(targets)), workers=workers))
+    return {t.id: [r[t.id] for r in results] for t in targets}
+
+
+# the problem ---------------------------------------------------------------------------------------------------
+def free_parameters(scenario: Scenario, source: str) -> list[Bounded]:
     if not scenario.free_parameters:
         raise ScenarioError(f"{source}: field free_parameters: expected at least one parameter to calibrate")
     params = []
@@ -80,7 +112,7 @@ def free_parameters(scenario: Scenario, source: str) -> list[FreeParameter]:
             raise ScenarioError(f"{source}: field free_parameters.{path}: expected low < high")
         if spec.log and spec.low <= 0:
             raise ScenarioError(f"{source}: field free_parameters.{path}: expected low > 0 for a log-scale parameter")
-        params.append(FreeParameter(path, spec.low, spec.high, spec.log))
+        params.append(Bounded(path, spec.low, spec.high, spec.log))
     return params
 
 
@@ -140,10 +172,10 @@ class Calibration:
     only: Sequence[str] | None = None  # fit these free parameters only (the others keep the scenario's values)
     scenario: Scenario = field(init=False)
     targets: list[Target] = field(init=False)
-    params: list[FreeParameter] = field(init=False)
+    params: list[Bounded] = field(init=False)
     days: int = field(init=False)
     log: EvaluationLog = field(init=False)
-    _executor: Executor | None = field(init=False, default=None)
+    runner: Runner = field(init=False, default_factory=Runner)  # in this process until entered
 
     def __post_init__(self) -> None:
         self.scenario = load_scenario(self.scenario_file)
@@ -184,19 +216,19 @@ class Calibration:
             write_atomic(path, json.dumps(problem, indent=1) + "\n")
 
     def __enter__(self) -> Calibration:
-        if self.workers > 1:
-            self._executor = process_pool(self.workers)  # fork only when safe; workers die with this process
+        self.runner = Runner(self.workers).__enter__()  # fork only when safe; workers die with this process
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+    def __exit__(self, *exc: Any) -> None:
+        self.runner.__exit__(*exc)
+        self.runner = Runner()
 
-    def _map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return list(self._executor.map(fn, items) if self._executor else map(fn, items))
+    def map(self, task: Task, jobs: Sequence[Job]) -> list[Any]:
+        """`task` over the jobs on the calibration's workers; the results in the jobs' order."""
+        return in_order(self.runner.run_many(jobs, task))
 
     def overrides(self, x: Sequence[float]) -> dict[str, float]:
-        return {p.path: p.value(v) for p, v in zip(self.params, x, strict=True)}
+        return {p.path: p.value(v, clip=False) for p, v in zip(self.params, x, strict=True)}
 
     def jobs(self, x: Sequence[float], seeds: Iterable[int], scale: float, days: int) -> list[Job]:
         """One run per seed of the scenario with parameters `x`."""
@@ -213,8 +245,8 @@ class Calibration:
         keys = [EvaluationLog.key(f"{stage}@{scale}x{len(seeds)}", x) for x in xs]
         todo = [(k, x) for k, x in zip(keys, xs, strict=True) if k not in self.log.records]
         todo = list(dict(todo).items())
-        jobs = [(job, self.targets) for _, x in todo for job in self.jobs(x, seeds, scale, self.days)]
-        results = self._map(_run_job_star, jobs)
+        jobs = [job for _, x in todo for job in self.jobs(x, seeds, scale, self.days)]
+        results = self.map(partial(run_targets, targets=self.targets), jobs)
         for n, (key, x) in enumerate(todo):
             runs = results[n * len(seeds) : (n + 1) * len(seeds)]
             values = {t.id: [r[t.id] for r in runs] for t in self.targets}
@@ -246,7 +278,7 @@ class Calibration:
 
         result = differential_evolution(
             objective,
-            bounds=[p.bounds() for p in self.params],
+            bounds=[p.bounds for p in self.params],
             seed=seed,
             popsize=popsize,
             maxiter=maxiter,
@@ -271,7 +303,7 @@ class Calibration:
             objective,
             np.asarray(x0, dtype=float),
             method="Nelder-Mead",
-            bounds=[p.bounds() for p in self.params],
+            bounds=[p.bounds for p in self.params],
             options={"maxfev": evaluations, "xatol": 1e-4, "fatol": 1e-6, "adaptive": True},
         )
         if result.fun < start:
@@ -284,7 +316,7 @@ class Calibration:
         import pyabc  # heavy; only calibration needs it
 
         names = [f"p{i}" for i in range(len(self.params))]
-        bounds = [p.bounds() for p in self.params]
+        bounds = [p.bounds for p in self.params]
         prior = pyabc.Distribution(
             **{n: pyabc.RV("uniform", lo, hi - lo) for n, (lo, hi) in zip(names, bounds, strict=True)}
         )
@@ -293,9 +325,9 @@ class Calibration:
 
         def simulate(pars: dict[str, float]) -> dict[str, float]:
             x = [float(pars[n]) for n in names]
-            overrides = tuple(sorted((p.path, p.value(v)) for p, v in zip(params, x, strict=True)))
+            overrides = tuple(sorted((p.path, p.value(v, clip=False)) for p, v in zip(params, x, strict=True)))
             run_seed = 10_000 + zlib.crc32(repr(overrides).encode()) % 1_000_000
-            values = _run_job_star((Job(scenario_file, overrides, run_seed, scale, days), targets))
+            values = run_targets(Job(scenario_file, overrides, run_seed, scale, days), targets=targets)
             return {"loss": loss(targets, {k: [v] for k, v in values.items()})}
 
         def distance(sim: dict[str, float], _observed: dict[str, float]) -> float:
@@ -331,7 +363,7 @@ class Calibration:
         chosen = particles[rng.choice(len(particles), size=draws, p=weights)]
         days = self.days + 31
         jobs = [self.jobs(x, [20_000 + i], self.scale, days)[0] for i, x in enumerate(chosen)]
-        runs = self._map(run_outflow_and_targets, [(job, self.targets) for job in jobs])
+        runs = self.map(partial(run_outflow_and_targets, targets=self.targets), jobs)
         curves = np.stack([curve for curve, _ in runs])
         values = {t.id: [figures[t.id] for _, figures in runs] for t in self.targets}
         return curves, values, chosen

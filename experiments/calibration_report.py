@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from exodus.experiments.calibrate import FreeParameter, averaged_relative_difference, conflicts
+from exodus.experiments.calibrate import averaged_relative_difference, conflicts
+from exodus.experiments.parameters import Bounded
 from exodus.experiments.targets import Target
 
 
@@ -19,7 +20,7 @@ def calibrated_scenario(
     base_file: Path,
     out_file: Path,
     name: str,
-    params: Sequence[FreeParameter],
+    params: Sequence[Bounded],
     values: Sequence[float],
     meta: dict[str, Any],
 ) -> str:
@@ -57,7 +58,8 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _fmt(x: float) -> str:
+def number(x: float) -> str:
+    """A figure in a report: whole with thousands separators from 100 up, else three significant digits."""
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
@@ -66,7 +68,7 @@ def fit_markdown(
     scenario_file: Path,
     targets: Sequence[Target],
     targets_file: Path,
-    params: Sequence[FreeParameter],
+    params: Sequence[Bounded],
     best: Sequence[float],
     fit_loss: float,
     scale_values: dict[str, list[float]],
@@ -101,13 +103,13 @@ def fit_markdown(
     ]
     for i, (p, x) in enumerate(zip(params, best, strict=True)):
         if posterior is not None and weights is not None:
-            values = np.array([p.value(v) for v in posterior[:, i]])
+            values = np.array([p.value(v, clip=False) for v in posterior[:, i]])
             q = _weighted_quantiles(values, weights, [0.05, 0.5, 0.95])
             post = f"{q[1]:.4g} | {q[0]:.4g} – {q[2]:.4g}"
         else:
             post = "– | –"
         scale_word = " (log)" if p.log else ""
-        out.append(f"| `{p.path}` | {p.low:.4g} – {p.high:.4g}{scale_word} | {p.value(x):.4g} | {post} |")
+        out.append(f"| `{p.path}` | {p.low:.4g} – {p.high:.4g}{scale_word} | {p.value(x, clip=False):.4g} | {post} |")
     out += [
         "",
         "## Targets",
@@ -130,7 +132,7 @@ def fit_markdown(
         out.append(
             f"| `{t.id}` | {t.segment} | {t.location or '–'} | {t.date_start} – {t.date_end} | {t.role} | "
             f"{t.weight:g} | "
-            f"{_fmt(t.value)} ({_fmt(t.low)} – {_fmt(t.high)}) | {_fmt(mean)} | {seeds} | {band} | {inside} | "
+            f"{number(t.value)} ({number(t.low)} – {number(t.high)}) | {number(mean)} | {seeds} | {band} | {inside} | "
             f"{t.miss(mean):.1%} |"
         )
     out += ["", "## Targets that conflict", ""]
@@ -157,8 +159,8 @@ def fit_markdown(
         for t in missed:
             side = "above" if check_means[t.id] > t.high else "below"
             out.append(
-                f"- `{t.id}`: the model's {_fmt(check_means[t.id])} is {side} the accepted "
-                f"{_fmt(t.low)} – {_fmt(t.high)}. Source: {t.source}."
+                f"- `{t.id}`: the model's {number(check_means[t.id])} is {side} the accepted "
+                f"{number(t.low)} – {number(t.high)}. Source: {t.source}."
             )
         out.append("")
         out.append(
@@ -181,8 +183,8 @@ def fit_markdown(
             place = f" in {t.location}" if t.location else ""
             why = "held out" if t.role == "holdout" else "weight 0"
             out.append(
-                f"- `{t.id}` ({why}; {t.measure.replace('_', ' ')}{place}): the model's {_fmt(mean)} is {where} the "
-                f"reported {_fmt(t.low)} – {_fmt(t.high)}. {t.note}"
+                f"- `{t.id}` ({why}; {t.measure.replace('_', ' ')}{place}): the model's {number(mean)} is {where} the "
+                f"reported {number(t.low)} – {number(t.high)}. {t.note}"
             )
     out += [
         "",
@@ -202,14 +204,14 @@ def fit_markdown(
         a, b = np.asarray(scale_values[t.id], dtype=float), np.asarray(check_values[t.id], dtype=float)
         diff = (a.mean() - b.mean()) / abs(b.mean()) if b.mean() else 0.0
         if one_seed:
-            out.append(f"| `{t.id}` | {_fmt(a.mean())} | {_fmt(b.mean())} | {diff:+.1%} | – | untested |")
+            out.append(f"| `{t.id}` | {number(a.mean())} | {number(b.mean())} | {diff:+.1%} | – | untested |")
             continue
         noise = 2 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) / max(abs(b.mean()), 1e-12)
         moved = abs(diff) > noise
         if t.fitted and moved:
             biased.append(t.id)
         verdict = "**biased**" if moved else "within noise"
-        out.append(f"| `{t.id}` | {_fmt(a.mean())} | {_fmt(b.mean())} | {diff:+.1%} | ±{noise:.1%} | {verdict} |")
+        out.append(f"| `{t.id}` | {number(a.mean())} | {number(b.mean())} | {diff:+.1%} | ±{noise:.1%} | {verdict} |")
     out.append("")
     if one_seed:
         out.append("One check seed: a difference cannot be told from seed noise. Give `--check-seeds` 2 or more.")
@@ -229,7 +231,7 @@ def fit_markdown(
 def _band(values: Sequence[float]) -> str:
     """The 5th to 95th percentile, as a table cell."""
     low, high = np.quantile(values, [0.05, 0.95])
-    return f"{_fmt(low)} – {_fmt(high)}"
+    return f"{number(low)} – {number(high)}"
 
 
 def _ever_met(target: Target, records: Sequence[dict[str, Any]]) -> bool:

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from exodus.experiments.calibrate import Calibration
+from exodus.experiments.calibrate import Calibration, run_outflow
 from exodus.experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown
-from exodus.experiments.ensemble import run_daily_outflow
 from exodus.experiments.outdir import write_atomic
 from exodus.experiments.provenance import git_state
 
@@ -68,9 +67,9 @@ def calibrate(
             curves, predictive, _ = calibration.posterior_predictive(posterior, weights, draws=draws, seed=seed)
         else:
             draw_jobs = calibration.jobs(best, range(100, 100 + draws), scale, days)
-            curves = np.stack(calibration._map(run_daily_outflow, draw_jobs))
+            curves = np.stack(calibration.map(run_outflow, draw_jobs))
         best_jobs = calibration.jobs(best, range(100, 100 + min(check_seeds, 4)), check_scale, days)
-        best_curve = np.mean(np.stack(calibration._map(run_daily_outflow, best_jobs)), axis=0)
+        best_curve = np.mean(np.stack(calibration.map(run_outflow, best_jobs)), axis=0)
     bar.close()
 
     git = git_state()

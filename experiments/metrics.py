@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exodus.experiments.ensemble import Job, run_model
 from exodus.model import RelocationModel
 from exodus.model.population import JOB_STATUS
 
@@ -164,8 +163,3 @@ def evaluate(model: RelocationModel, names: Sequence[str]) -> dict[str, float]:
         metric = parse(name)
         out[name] = _METRICS[metric.kind][1](model, *metric.args)
     return out
-
-
-def run_metrics(job: Job, names: Sequence[str]) -> dict[str, float]:
-    """Run a job and return its metrics (a top-level function, for worker processes)."""
-    return evaluate(run_model(job), names)

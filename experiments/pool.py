@@ -1,4 +1,4 @@
-"""Worker processes on the local cores, for batches and sweeps.
+"""Worker processes on the local cores, for the run core (`runner.py`).
 
 Workers are forked from the parent when it runs a single thread on Linux
 (they start at once, with the model already imported); otherwise (a parent
@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-PRELOAD = ["numpy", "mesa", "exodus.model", "exodus.experiments.run"]
+PRELOAD = ["numpy", "mesa", "exodus.model", "exodus.experiments.run", "exodus.experiments.runner"]
 ORPHAN_CHECK_SECONDS = 1.0
 
 

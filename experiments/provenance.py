@@ -70,6 +70,26 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
     return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
 
 
+def record(kind: str, started: str, elapsed: float, **fields: Any) -> dict[str, Any]:
+    """The provenance record of a result folder: its kind, what made it (`fields`, in order), the versions, the
+    git state and the times. `elapsed`: seconds since `started`; `fields` may hold `versions` to add to them."""
+    extra = fields.pop("versions", {})
+    return {
+        "kind": kind,
+        **fields,
+        "versions": versions() | extra,
+        "git": git_state(),
+        "started": started,
+        "finished": utc_now(),
+        "elapsed_seconds": round(elapsed, 3),
+    }
+
+
+def write_record(path: Path, data: dict[str, Any]) -> None:
+    """Write a provenance record beside the results (`record_json`)."""
+    path.write_text(record_json(data), encoding="utf-8")
+
+
 def record_json(record: dict[str, Any]) -> str:
     """A provenance record as the JSON file beside the results: indented, UTF-8 kept, dates as text."""
     return json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -52,21 +52,22 @@ import math
 import textwrap
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from tqdm import tqdm
 
-from exodus.experiments.ensemble import Job
-from exodus.experiments.metrics import MetricError, check_names, evaluate, parse, run_metrics
+from exodus.experiments.metrics import MetricError, check_names, evaluate, parse
 from exodus.experiments.outdir import check_replaceable, staged_dir
-from exodus.experiments.pool import default_workers, process_pool, stop
-from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.parameters import Bounded
+from exodus.experiments.pool import default_workers
+from exodus.experiments.provenance import git_state, record, utc_now, write_record
+from exodus.experiments.runner import Job, run_many, run_metrics
+from exodus.experiments.sweep_file import unit_sample
 from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
 from exodus.model.scenario import get_path
@@ -77,14 +78,6 @@ METHODS = ("sobol", "morris")
 
 class SensitivityError(ValueError):
     """A design file that is missing, malformed or does not fit its scenario."""
-
-
-def run_job(job: Job) -> RelocationModel:
-    """Run a job to its horizon and return the finished model (a top-level function, for worker processes)."""
-    overrides = dict(job.overrides)
-    if job.days is not None:
-        overrides["scenario.days"] = job.days
-    return RelocationModel(job.scenario, rng=job.seed, scale=job.scale, **overrides).run()
 
 
 # the design file ----------------------------------------------------------------------
@@ -159,29 +152,6 @@ class Spec(_Strict):
 
 
 @dataclass(frozen=True)
-class Parameter:
-    path: str
-    low: float
-    high: float
-    log: bool
-    integer: bool
-    label: str
-
-    @property
-    def bounds(self) -> list[float]:
-        """Bounds in sampling space (log10 for log parameters)."""
-        if self.log:
-            return [math.log10(self.low), math.log10(self.high)]
-        return [self.low, self.high]
-
-    def value(self, x: float) -> float | int:
-        """A sampled value in the scenario's units."""
-        v = 10.0**x if self.log else float(x)
-        v = min(max(v, self.low), self.high)  # floating point can step outside
-        return round(v) if self.integer else v
-
-
-@dataclass(frozen=True)
 class Design:
     """A validated design file with its scenario resolved."""
 
@@ -192,7 +162,7 @@ class Design:
     scenario_digest: str
     start: dt.date
     days: int
-    parameters: list[Parameter]
+    parameters: list[Bounded]
 
     @property
     def settings(self) -> Settings:
@@ -251,7 +221,7 @@ def load_design(path: str | Path) -> Design:
             except ScenarioError as err:
                 raise SensitivityError(f"{where}: bound {bound} is not a valid value:\n{err}") from None
         label = p.label or name
-        params.append(Parameter(name, p.low, p.high, p.log, isinstance(current, int), label))
+        params.append(Bounded(name, p.low, p.high, p.log, isinstance(current, int), label))
 
     needed = 1
     for name in settings.outputs:
@@ -282,14 +252,15 @@ def load_design(path: str | Path) -> Design:
 
 # sampling and analysis ------------------------------------------------------------------
 def sample(design: Design, method: str) -> np.ndarray:
-    """Design points [point, parameter] in sampling space (log10 for log parameters)."""
-    from SALib.sample import morris, sobol
-
-    problem, seed = design.problem(), design.settings.sample_seed
+    """Design points [point, parameter] in sampling space (log10 for log parameters): the sweep file's Saltelli or
+    Morris design in [0, 1]^d, scaled onto the bounds as SALib scales its samples."""
+    names, seed = [p.path for p in design.parameters], design.settings.sample_seed
     if method == "sobol":
-        return sobol.sample(problem, design.spec.sobol.n, calc_second_order=False, seed=seed)
-    m = design.spec.morris
-    return morris.sample(problem, m.trajectories, num_levels=m.levels, seed=seed)
+        unit = unit_sample("saltelli", names, design.spec.sobol.n, seed)
+    else:
+        m = design.spec.morris
+        unit = unit_sample("morris", names, m.trajectories, seed, levels=m.levels)
+    return np.column_stack([p.space_from_unit(unit[:, k]) for k, p in enumerate(design.parameters)])
 
 
 @dataclass
@@ -355,46 +326,24 @@ def analyse(design: Design, method: str, x: np.ndarray, y: np.ndarray) -> tuple[
 
 # runs -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Task:
+class DesignRun:
+    """A run of the design: the design point of a method, with one seed."""
+
     method: str
     point: int
     seed: int
     job: Job
-    outputs: tuple[str, ...]
 
 
-def _execute(task: Task) -> tuple[Task, dict[str, float]]:
-    """One model run, in a worker process."""
-    return task, run_metrics(task.job, task.outputs)
-
-
-def tasks(design: Design, points: dict[str, np.ndarray]) -> list[Task]:
+def tasks(design: Design, points: dict[str, np.ndarray]) -> list[DesignRun]:
     out = []
     for method, x in points.items():
         for point, row in enumerate(x):
             overrides = tuple((p.path, p.value(v)) for p, v in zip(design.parameters, row, strict=True))
             for seed in design.seeds(point):
                 job = Job(str(design.scenario), overrides, seed, design.settings.scale, design.days)
-                out.append(Task(method, point, seed, job, tuple(design.outputs)))
+                out.append(DesignRun(method, point, seed, job))
     return out
-
-
-def execute(todo: list[Task], workers: int, fn: Callable[[Task], Any] = _execute) -> Iterator[Any]:
-    """Results of `fn` over the tasks, as they finish: in this process for one worker, else in a pool."""
-    if workers <= 1 or len(todo) <= 1:
-        yield from map(fn, todo)
-        return
-    pool = process_pool(min(workers, len(todo)))
-    try:
-        pending: set[Future] = {pool.submit(fn, t) for t in todo}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                yield future.result()
-    except BaseException:
-        stop(pool)
-        raise
-    pool.shutdown()
 
 
 @dataclass
@@ -421,11 +370,13 @@ def compute(design: Design, workers: int = 1, progress: bool = False) -> Result:
     todo = tasks(design, points)
     n_seeds, n_out = design.settings.seeds, len(design.outputs)
     runs = {m: np.full((len(x), n_seeds, n_out), np.nan) for m, x in points.items()}
-    with tqdm(total=len(todo), desc="sensitivity", unit="run", disable=not progress) as bar:
-        for task, values in execute(todo, workers):
+    work = partial(run_metrics, names=tuple(design.outputs))
+    bar = {"desc": "sensitivity", "unit": "run", "disable": not progress}
+    with closing(run_many([t.job for t in todo], work, workers=workers, progress=bar)) as results:
+        for k, values in results:
+            task = todo[k]
             slot = design.seeds(task.point).index(task.seed)
             runs[task.method][task.point, slot] = [values[o] for o in design.outputs]
-            bar.update(1)
     indices: list[Index] = []
     notes: list[str] = []
     for method, x in points.items():
@@ -450,36 +401,34 @@ def run_sensitivity(
         (staging / "indices.csv").write_text(indices_table(result.indices), encoding="utf-8", newline="")
         (staging / "design.csv").write_text(design_table(result), encoding="utf-8", newline="")
         plot_sensitivity(result, staging / "sensitivity.png")
-        record = {
-            "kind": "sensitivity",
-            "design_file": str(design.file),
-            "design": design.spec.model_dump(mode="json"),
-            "scenario_path": str(design.scenario),
-            "scenario_name": design.scenario_name,
-            "scenario_digest": design.scenario_digest,
-            "days": design.days,
-            "seeds": (
+        provenance = record(
+            "sensitivity",
+            started,
+            time.perf_counter() - clock,
+            design_file=str(design.file),
+            design=design.spec.model_dump(mode="json"),
+            scenario_path=str(design.scenario),
+            scenario_name=design.scenario_name,
+            scenario_digest=design.scenario_digest,
+            days=design.days,
+            seeds=(
                 f"common: seeds {design.seeds(0)} at every design point; outputs averaged over them"
                 if design.settings.seed_mode == "common"
                 else f"noise: {design.settings.seeds} seed(s) of its own per design point (from "
                 f"{design.settings.first_seed}); seed noise is variance no parameter explains"
             ),
-            "sampling": {
+            sampling={
                 "sobol": "Saltelli's scheme on a scrambled Sobol sequence (SALib sample.sobol), first and total order",
                 "morris": "Morris trajectories (SALib sample.morris), mu* with bootstrap confidence",
             },
-            "log_parameters_sampled_in": "log10 space (indices refer to the log of the parameter)",
-            "runs": {m: int(r.shape[0] * r.shape[1]) for m, r in result.runs.items()},
-            "design_points": {m: int(r.shape[0]) for m, r in result.runs.items()},
-            "notes": result.notes,
-            "workers": workers,
-            "versions": versions() | {"SALib": importlib.metadata.version("SALib")},
-            "git": git_state(),
-            "started": started,
-            "finished": utc_now(),
-            "elapsed_seconds": round(time.perf_counter() - clock, 3),
-        }
-        (staging / MARKER).write_text(record_json(record), encoding="utf-8")
+            log_parameters_sampled_in="log10 space (indices refer to the log of the parameter)",
+            runs={m: int(r.shape[0] * r.shape[1]) for m, r in result.runs.items()},
+            design_points={m: int(r.shape[0]) for m, r in result.runs.items()},
+            notes=result.notes,
+            workers=workers,
+            versions={"SALib": importlib.metadata.version("SALib")},
+        )
+        write_record(staging / MARKER, provenance)
     return out
 
 

@@ -38,7 +38,6 @@ the machine that runs `exodus sweep` writes to DIR.
 from __future__ import annotations
 
 import contextlib
-import copy
 import csv
 import io
 import json
@@ -46,20 +45,19 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from exodus.experiments.outdir import exclusive, write_atomic
-from exodus.experiments.pool import default_workers, process_pool, stop
+from exodus.experiments.pool import default_workers
 from exodus.experiments.provenance import code_digest, git_state, record_json, utc_now, versions
 from exodus.experiments.results import SWEEP_MARKER
+from exodus.experiments.runner import Job, LostRunError, Runner, SchedulerError, build, run_many
 from exodus.experiments.sweep_file import Run, Sweep, SweepError, load_sweep
 from exodus.experiments.targets import targets_path
 
@@ -71,46 +69,26 @@ SERIES_COLUMNS = ("stock", "arrivals", "departures", "returns", "onward")
 
 
 # the work of one run: a top-level function, for worker processes and dask workers ---------------------------------
-_BASE: dict[str, Any] | None = None
+def execute(job: Job, *, metrics: Sequence[str], source: str) -> dict[str, Any]:
+    """Run one job of the sweep (raw base tables, the run's parameters as overrides, its run id as name); an
+    error in the run is returned, not raised, so the sweep records it and goes on.
 
-
-def _set_base(base: dict[str, Any]) -> None:
-    global _BASE
-    _BASE = base
-
-
-def execute(base: dict[str, Any] | None, task: dict[str, Any]) -> dict[str, Any]:
-    """Run one task; an error in the run is returned, not raised, so the sweep records it and goes on.
-
-    `task`: run_id, seed, params (dotted path: value), scale, metrics, source.
     Returns run_id, status, error, traceback, metrics, series (Parquet bytes), elapsed_seconds.
     """
     from exodus.experiments.metrics import evaluate
-    from exodus.model import RelocationModel
-    from exodus.model.scenario import set_path, validate
 
     clock = time.perf_counter()
-    base = base if base is not None else _BASE
-    assert base is not None, "no base scenario: the worker was not initialised"
-    result: dict[str, Any] = {"run_id": task["run_id"], "status": "ok", "error": "", "traceback": ""}
+    result: dict[str, Any] = {"run_id": job.name, "status": "ok", "error": "", "traceback": ""}
     try:
-        raw = copy.deepcopy(base)
-        for path, value in task["params"].items():
-            set_path(raw, path, value)
-        scenario = validate(raw, f"{task['source']}, run {task['run_id']}")
-        model = RelocationModel(scenario, rng=task["seed"], scale=task["scale"]).run()
-        result["metrics"] = evaluate(model, task["metrics"])
-        result["series"] = series_parquet(model, task["run_id"])
+        model = build(job, f"{source}, run {job.name}").run()
+        result["metrics"] = evaluate(model, metrics)
+        result["series"] = series_parquet(model, job.name)
     except Exception as err:  # noqa: BLE001 - any failure of a run is a result to record
         result |= {"status": "error", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
         result.pop("metrics", None)
         result.pop("series", None)
     result["elapsed_seconds"] = round(time.perf_counter() - clock, 3)
     return result
-
-
-def _execute_local(task: dict[str, Any]) -> dict[str, Any]:
-    return execute(None, task)
 
 
 def series_parquet(model: Any, run_id: str) -> bytes:
@@ -284,73 +262,9 @@ def runs_table(sweep: Sweep, done: dict[str, dict[str, Any]]) -> str:
 
 
 # running --------------------------------------------------------------------------------------------------------------
-def _task(sweep: Sweep, run: Run) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "seed": run.seed,
-        "params": run.params,
-        "scale": sweep.spec.sweep.scale,
-        "metrics": sweep.metrics,
-        "source": str(sweep.file),
-    }
-
-
-def _local(
-    base: dict[str, Any], tasks: list[dict[str, Any]], pool: ProcessPoolExecutor | None, workers: int
-) -> Iterator[dict[str, Any]]:
-    """Results as runs finish: in this process without a pool, else at most 2 x workers tasks in flight."""
-    if pool is None:
-        for task in tasks:
-            yield execute(base, task)
-        return
-    queue = iter(tasks)
-    pending: set[Future] = {pool.submit(_execute_local, t) for t in islice(queue, 2 * workers)}
-    while pending:
-        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for future in finished:
-            try:
-                result = future.result()
-            except BrokenProcessPool:
-                raise SweepError(
-                    "a worker process died (out of memory?); the runs it had in hand were not recorded: "
-                    "run the same command again to resume"
-                ) from None
-            pending |= {pool.submit(_execute_local, t) for t in islice(queue, 1)}
-            yield result
-
-
-def _dask(base: dict[str, Any], tasks: list[dict[str, Any]], scheduler: str, tag: str) -> Iterator[dict[str, Any]]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise SweepError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
-    try:
-        client = Client(scheduler, timeout="30s", set_as_default=False)
-    except (OSError, TimeoutError) as err:
-        raise SweepError(f"--scheduler {scheduler}: cannot connect ({err})") from None
-    with client:
-        slots = sum(client.nthreads().values()) or 1
-        shared = client.scatter(base, broadcast=True, hash=False)
-        queue = iter(tasks)
-        session = os.urandom(4).hex()  # keys of an earlier, interrupted session may linger on the scheduler
-
-        def submit(task: dict[str, Any]) -> Any:
-            key = f"exodus-sweep-{tag}-{task['run_id']}-{session}"
-            return client.submit(execute, shared, task, key=key, pure=False, retries=0)
-
-        futures = as_completed([submit(t) for t in islice(queue, 2 * slots)], loop=client.loop)
-        for future in futures:
-            try:
-                result = future.result()
-            except Exception as err:
-                raise SweepError(
-                    f"the cluster lost a run ({type(err).__name__}: {err}); the runs in hand were not recorded: "
-                    "run the same command again to resume"
-                ) from None
-            future.release()
-            for task in islice(queue, 1):
-                futures.add(submit(task))
-            yield result
+def _job(sweep: Sweep, run: Run) -> Job:
+    """The run as a job: the base tables travel with it (dask workers need no scenario files)."""
+    return Job(sweep.base, tuple(run.params.items()), run.seed, sweep.spec.sweep.scale, name=run.run_id)
 
 
 @dataclass
@@ -408,44 +322,41 @@ def run_sweep(
         record["sessions"].append(session)
         write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
 
-        base, tasks = sweep.base, [_task(sweep, r) for r in todo]
-        workers = min(workers, max(1, len(tasks)))
-        pool = None  # started before the progress bar, whose monitor thread would rule out forking workers
-        if not scheduler and workers > 1:
-            pool = process_pool(workers, initializer=_set_base, initargs=(base,))
-        results = _dask(base, tasks, scheduler, sweep.sha256[:8]) if scheduler else _local(base, tasks, pool, workers)
+        jobs = [_job(sweep, r) for r in todo]
+        task = partial(execute, metrics=sweep.metrics, source=str(sweep.file))
+        bar = {
+            "total": len(sweep.runs),
+            "initial": len(sweep.runs) - len(todo),
+            "desc": f"sweep {sweep.name}",
+            "unit": "run",
+            "disable": not progress,
+        }
         last_write = time.monotonic()
         by_id = {r.run_id: r for r in sweep.runs}
-        bar = tqdm(
-            total=len(sweep.runs),
-            initial=len(sweep.runs) - len(todo),
-            desc=f"sweep {sweep.name}",
-            unit="run",
-            disable=not progress,
-        )
+        tag = f"exodus-sweep-{sweep.sha256[:8]}"
+        runner = Runner(min(workers, max(1, len(jobs))), scheduler if jobs else None, tag=tag)
+        results = run_many(jobs, task, progress=bar, runner=runner)
         try:
-            for result in results if tasks else ():
-                done[result["run_id"]] = _record_result(out, by_id[result["run_id"]], result, tmp)
-                session["runs_run"] += 1
-                bar.update(1)
-                if result["status"] != "ok":
-                    bar.write(f"run {result['run_id']} failed: {result['error'].splitlines()[0]}")
-                if time.monotonic() - last_write >= REFRESH_SECONDS:
-                    write_atomic(out / RUNS_CSV, runs_table(sweep, done), tmp)
-                    write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
-                    last_write = time.monotonic()
+            with runner:  # the workers before the progress bar, whose monitor thread would rule out forking them
+                for _, result in results:
+                    done[result["run_id"]] = _record_result(out, by_id[result["run_id"]], result, tmp)
+                    session["runs_run"] += 1
+                    if result["status"] != "ok":
+                        tqdm.write(f"run {result['run_id']} failed: {result['error'].splitlines()[0]}")
+                    if time.monotonic() - last_write >= REFRESH_SECONDS:
+                        write_atomic(out / RUNS_CSV, runs_table(sweep, done), tmp)
+                        write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
+                        last_write = time.monotonic()
             session["outcome"] = "complete"
+        except (LostRunError, SchedulerError) as err:
+            session["outcome"] = "stopped: SweepError"
+            resume = ": run the same command again to resume" if isinstance(err, LostRunError) else ""
+            raise SweepError(f"{err}{resume}") from None
         except BaseException as err:
-            session["outcome"] = f"stopped: {type(err).__name__}"
-            if pool is not None:
-                stop(pool)  # runs in flight are lost; they have no done file and run again on resume
-                pool = None
+            session["outcome"] = f"stopped: {type(err).__name__}"  # runs in flight are lost; they run again on resume
             raise
         finally:
             results.close()
-            if pool is not None:
-                pool.shutdown()
-            bar.close()
             write_atomic(out / RUNS_CSV, runs_table(sweep, done), tmp)
             session["finished"] = utc_now()
             record["complete"] = all(r.run_id in done for r in sweep.runs)

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +51,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from exodus.experiments.metrics import check_names
+from exodus.experiments.parameters import Bounded
 from exodus.model.files import field_errors, read_toml
 from exodus.model.scenario import ScenarioError, check_horizon, get_path, read_raw, set_path, sets_horizon, validate
 from exodus.model.streams import SEED_MAX
@@ -130,16 +130,14 @@ class Parameter(_Strict):
             raise ValueError("levels goes with low/high, not with values")
         return self
 
+    def bounded(self) -> Bounded:
+        """The parameter as the analyses' bounded type (sampled designs and grid levels)."""
+        assert self.low is not None and self.high is not None
+        return Bounded(self.path, self.low, self.high, self.log, self.integer)
+
     def from_unit(self, u: np.ndarray) -> list[Any]:
         """Map points of [0, 1] onto the bounds."""
-        assert self.low is not None and self.high is not None
-        if self.log:
-            values = np.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        else:
-            values = self.low + u * (self.high - self.low)
-        if self.integer:
-            return [round(float(v)) for v in values]
-        return [float(v) for v in values]
+        return self.bounded().from_unit(u)
 
     def grid_values(self) -> list[Any]:
         if self.values is not None:
@@ -223,24 +221,32 @@ class Sweep:
 
 def unit_design(spec: SweepSpec) -> np.ndarray:
     """The sampled design in [0, 1]^d, [point, parameter]."""
-    d, n, seed = len(spec.parameter), spec.design.samples or 0, spec.design.seed
-    method = spec.design.method
+    d = spec.design
+    return unit_sample(d.method, [p.path for p in spec.parameter], d.samples or 0, d.seed, d.levels, d.second_order)
+
+
+def unit_sample(
+    method: str, names: list[str], samples: int, seed: int, levels: int = 4, second_order: bool = False
+) -> np.ndarray:
+    """`samples` points of a sampled design (lhs, sobol, saltelli, morris) in [0, 1]^d, [point, parameter]; the
+    sensitivity designs are SALib's, with `levels` (morris) and `second_order` (saltelli)."""
+    d = len(names)
     if method == "lhs":
         from scipy.stats import qmc
 
-        return qmc.LatinHypercube(d=d, rng=seed).random(n)
+        return qmc.LatinHypercube(d=d, rng=seed).random(samples)
     if method == "sobol":
         from scipy.stats import qmc
 
-        return qmc.Sobol(d=d, scramble=True, rng=seed).random(n)
+        return qmc.Sobol(d=d, scramble=True, rng=seed).random(samples)
     try:
         from SALib.sample import morris, sobol
     except ImportError:
         raise SweepError(f"design.method {method!r} needs SALib: pip install SALib") from None
-    problem = {"num_vars": d, "names": [p.path for p in spec.parameter], "bounds": [[0.0, 1.0]] * d}
+    problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
     if method == "saltelli":
-        return sobol.sample(problem, n, calc_second_order=spec.design.second_order, seed=seed)
-    return morris.sample(problem, n, num_levels=spec.design.levels, seed=seed)
+        return sobol.sample(problem, samples, calc_second_order=second_order, seed=seed)
+    return morris.sample(problem, samples, num_levels=levels, seed=seed)
 
 
 def design_points(spec: SweepSpec) -> tuple[list[dict[str, Any]], list[list[float]] | None]:

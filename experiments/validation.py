@@ -17,6 +17,8 @@ import datetime as dt
 import json
 import time
 from collections.abc import Sequence
+from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,34 +28,30 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 from exodus.experiments.calibrate import averaged_relative_difference  # noqa: E402
-from exodus.experiments.outdir import OutputError, check_replaceable, staged_dir  # noqa: E402
-from exodus.experiments.pool import default_workers, process_pool, stop  # noqa: E402
-from exodus.experiments.provenance import git_state, record_json, utc_now, versions  # noqa: E402
+from exodus.experiments.calibration_report import number  # noqa: E402
+from exodus.experiments.outdir import OutputError, claim, staged_dir  # noqa: E402
+from exodus.experiments.pool import default_workers  # noqa: E402
+from exodus.experiments.provenance import record, utc_now, write_record  # noqa: E402
 from exodus.experiments.run import targets_file  # noqa: E402
+from exodus.experiments.runner import Job, in_order, run, run_many  # noqa: E402
 from exodus.experiments.targets import Target, load_targets  # noqa: E402
-from exodus.model import RelocationModel, load_scenario  # noqa: E402
+from exodus.model import load_scenario  # noqa: E402
 
 MARKER = "validation.json"
 
 
-def _run(job: tuple[str, int, float, dict[str, Any], tuple[Target, ...]]) -> dict[str, Any]:
+def run_targets_and_stock(job: Job, *, targets: Sequence[Target]) -> dict[str, Any]:
     """One seed: each target's model figure, and the persons present by day and location."""
-    path, seed, scale, overrides, targets = job
-    model = RelocationModel(path, rng=seed, scale=scale, **overrides).run()
+    model = run(job)
     per_agent = model.workers.persons_per_agent
     return {
-        "seed": seed,
+        "seed": job.seed,
         "values": {t.id: t.model_value(model.tally, model.scenario.start, per_agent, model.codes) for t in targets},
         "stock": model.tally.stock @ per_agent,  # [day, location] persons
         "codes": model.codes,
     }
-
-
-def _fmt(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def validation_markdown(
@@ -90,8 +88,8 @@ def validation_markdown(
         band = np.percentile(values[t.id], [5, 95])
         out.append(
             f"| `{t.id}` | {role} | {t.segment} | {t.location or '–'} | {t.measure.replace('_', ' ')} | "
-            f"{t.date_start} – {t.date_end} | {_fmt(t.value)} ({_fmt(t.low)} – {_fmt(t.high)}) | "
-            f"{_fmt(means[t.id])} | {_fmt(band[0])} – {_fmt(band[1])} | {'yes' if inside[t.id] else '**no**'} |"
+            f"{t.date_start} – {t.date_end} | {number(t.value)} ({number(t.low)} – {number(t.high)}) | "
+            f"{number(means[t.id])} | {number(band[0])} – {number(band[1])} | {'yes' if inside[t.id] else '**no**'} |"
         )
     out += ["", "## How each figure became a target", ""]
     out += [f"- `{t.id}`: {t.reasoning or t.note} Source: {t.source}" for t in targets]
@@ -194,48 +192,36 @@ def validate(
     started, clock = utc_now(), time.perf_counter()
     scenario, out = Path(scenario), Path(out)
     overrides = dict(overrides or {})
-    check_replaceable(out, MARKER, "a validation")
-    resolved = load_scenario(scenario, overrides)
-    path = targets_file(resolved, scenario)
-    if path is None:
-        raise OutputError(f"{scenario}: field scenario.targets: a validation needs the targets the scenario names")
-    targets = load_targets(path, resolved.start, resolved.days)
-    jobs = [(str(scenario), s, scale, overrides, tuple(targets)) for s in range(seeds)]
-    workers = min(workers or default_workers(), len(jobs))
-    pool = process_pool(workers) if workers > 1 else None
-    results: list[dict[str, Any]] = []
-    try:
-        runs = pool.map(_run, jobs) if pool is not None else map(_run, jobs)
-        for result in tqdm(runs, total=len(jobs), desc="validate", unit="run", disable=not progress):
-            results.append(result)
-    except BaseException:
-        if pool is not None:
-            stop(pool)
-        raise
-    if pool is not None:
-        pool.shutdown()
-    values = {t.id: [r["values"][t.id] for r in results] for t in targets}
-    stocks = np.stack([r["stock"] for r in results])  # [seed, day, location]
-    with staged_dir(out, MARKER, "a validation") as staging:
-        text = validation_markdown(scenario, targets, values, list(range(seeds)), scale)
-        (staging / "validation.md").write_text(text, encoding="utf-8")
-        validation_figure(staging / "validation.png", targets, stocks, results[0]["codes"], resolved.start, seeds)
-        record = {
-            "kind": "validation",
-            "scenario": {"path": str(scenario), "name": resolved.scenario.name, "digest": resolved.digest()},
-            "targets": str(path),
-            "seeds": list(range(seeds)),
-            "scale": scale,
-            "overrides": overrides,
-            "values": values,
-            "versions": versions(),
-            "git": git_state(),
-            "started": started,
-            "finished": utc_now(),
-            "elapsed_seconds": round(time.perf_counter() - clock, 3),
-        }
-        (staging / MARKER).write_text(record_json(record), encoding="utf-8")
-    return out
+    with claim(out, MARKER, "a validation"):  # the only writer of `out`, checked before anything runs
+        resolved = load_scenario(scenario, overrides)
+        path = targets_file(resolved, scenario)
+        if path is None:
+            raise OutputError(f"{scenario}: field scenario.targets: a validation needs the targets the scenario names")
+        targets = load_targets(path, resolved.start, resolved.days)
+        jobs = [Job(str(scenario), tuple(overrides.items()), s, scale) for s in range(seeds)]
+        task = partial(run_targets_and_stock, targets=tuple(targets))
+        bar = {"desc": "validate", "unit": "run", "disable": not progress}
+        with closing(run_many(jobs, task, workers=workers or default_workers(), progress=bar)) as runs:
+            results = in_order(runs)
+        values = {t.id: [r["values"][t.id] for r in results] for t in targets}
+        stocks = np.stack([r["stock"] for r in results])  # [seed, day, location]
+        with staged_dir(out, MARKER, "a validation") as staging:
+            text = validation_markdown(scenario, targets, values, list(range(seeds)), scale)
+            (staging / "validation.md").write_text(text, encoding="utf-8")
+            validation_figure(staging / "validation.png", targets, stocks, results[0]["codes"], resolved.start, seeds)
+            provenance = record(
+                "validation",
+                started,
+                time.perf_counter() - clock,
+                scenario={"path": str(scenario), "name": resolved.scenario.name, "digest": resolved.digest()},
+                targets=str(path),
+                seeds=list(range(seeds)),
+                scale=scale,
+                overrides=overrides,
+                values=values,
+            )
+            write_record(staging / MARKER, provenance)
+        return out
 
 
 def summary(out: Path) -> dict[str, Any]:

@@ -28,8 +28,7 @@ from exodus.experiments.attribution import (
     write_attribution,
 )
 from exodus.experiments.cli import main
-from exodus.experiments.ensemble import Job
-from exodus.experiments.sensitivity import run_job
+from exodus.experiments.runner import Job, run
 from exodus.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -173,8 +172,7 @@ def test_mobilisation_alone_is_baseline_minus_no_mobilisation() -> None:
     result = attribute(BASELINE, load_drivers(names=["mobilisation"]), seeds=[3], scale=SCALE, until="2022-10-10")
     days = result.days
     runs = {
-        name: run_job(Job(str(SCENARIOS / f"{name}.toml"), (), 3, SCALE, days))
-        for name in ("baseline", "no_mobilisation")
+        name: run(Job(str(SCENARIOS / f"{name}.toml"), (), 3, SCALE, days)) for name in ("baseline", "no_mobilisation")
     }
     per_agent = runs["baseline"].workers.persons_per_agent
     for m, measure in enumerate(result.measures):

@@ -228,11 +228,12 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(
         assert "no permission" in err
 
 
-def test_a_second_writer_to_one_folder_is_refused_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_second_writer_to_one_folder_is_refused_at_once(tmp_path: Path, command: str) -> None:
     out = tmp_path / "out"
-    with claim(out):
+    with claim(out):  # validate, like run and batch, takes the lock of --out before it runs anything
         other = subprocess.run(
-            [sys.executable, "-m", "exodus", "run", str(BASELINE), "--out", str(out), *TINY],
+            [sys.executable, "-m", "exodus", command, str(BASELINE), "--out", str(out), *TINY],
             capture_output=True,
             text=True,
             timeout=120,

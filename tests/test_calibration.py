@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.calibrate import Calibration, EvaluationLog, loss
-from exodus.experiments.ensemble import ensemble
+from exodus.experiments.calibrate import Calibration, EvaluationLog, ensemble, loss
 from exodus.experiments.targets import Target, TargetsError, load_targets
 
 BASE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_inputs.toml"

@@ -123,11 +123,11 @@ def _with(spec, **settings):  # type: ignore[no-untyped-def]
 
 
 def test_log_and_integer_parameters() -> None:
-    from exodus.experiments.sensitivity import Parameter
+    from exodus.experiments.parameters import Bounded
 
-    log = Parameter("a.b", 1e-4, 1e-2, True, False, "a")
+    log = Bounded("a.b", 1e-4, 1e-2, True, False, "a")
     assert log.bounds == [-4.0, -2.0] and log.value(-3.0) == pytest.approx(1e-3)
-    whole = Parameter("a.c", 30, 365, False, True, "c")
+    whole = Bounded("a.c", 30, 365, False, True, "c")
     assert whole.value(44.6) == 45 and isinstance(whole.value(44.6), int)
 
 
