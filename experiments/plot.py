@@ -400,7 +400,10 @@ def reported_caption(
         reported = f"reported {persons(f.value)} (range {persons(f.low)}-{persons(f.high)})"
         forecast = ", a forecast" if f.weight == 0 else ""
         entry = f"[{numbers[f.id]}] {describe(f, place)}: {reported}{forecast}. Source: {f.source}"
-        lines += textwrap.wrap(entry, CAPTION_WIDTH, subsequent_indent="      ")
+        # links stay whole: no breaks at their hyphens or inside them
+        lines += textwrap.wrap(
+            entry, CAPTION_WIDTH, subsequent_indent="      ", break_on_hyphens=False, break_long_words=False
+        )
     if skipped:
         lines += textwrap.wrap(_not_drawn(skipped), CAPTION_WIDTH)
     return "\n".join(lines)
