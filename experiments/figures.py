@@ -282,7 +282,7 @@ def results_figure(folders: list[str | Path], *, baseline: str | None = None, ti
     places = [f"destinations {k}" for k in range(math.ceil(len(panels) / 4))]
     rows = ["legend", "daily", "cumulative", *places, "abroad"]
     rows += ["jobs"] * bool(with_jobs) + ["tax"] * bool(with_tax) + ["difference"] * bool(compared) + ["caption"]
-    caption = _full_caption(shown, placed, skipped, base, numbers, compared, not_compared, tax_compared)
+    caption = _full_caption(shown, placed, skipped, base, numbers, compared, not_compared, tax_compared, figures)
     n_lines = caption.count("\n") + 1
     size = {"legend": 0.35, "daily": 2.9, "cumulative": 4.6} | {name: 2.3 for name in places}
     size |= {"abroad": 3.0, "jobs": 2.5, "tax": 2.7, "difference": 3.0, "caption": 0.15 * n_lines + 0.1}
@@ -381,8 +381,11 @@ def _place_figures(
 
 
 def _levels(ax: Axes, figures: list[Target], numbers: dict[str, int]) -> list[Annotation]:
-    """Reported persons present on a date: the range as a bar at that date, numbered."""
-    return [reported_bar(ax, np.datetime64(f.date_end, "D"), 0.0, f, numbers[f.id]) for f in figures]
+    """Reported persons present on a date: the range as a bar at that date, numbered (with room for the number)."""
+    labels = [reported_bar(ax, np.datetime64(f.date_end, "D"), 0.0, f, numbers[f.id]) for f in figures]
+    if figures:
+        ax.set_ylim(top=max(ax.get_ylim()[1], 1.2 * max(f.high for f in figures)))
+    return labels
 
 
 # panels --------------------------------------------------------------------------------------------------------------
@@ -489,6 +492,10 @@ def _jobs_panels(fig: Figure, grid: object, row: int, shown: list[Shown], first:
         _style(ax, f"Abroad: {JOB_LABEL[status]}", "persons abroad, by job" if k == 0 else "")
         ax.title.set_fontsize(8.5)
         ax.set_ylim(bottom=0)
+        if all(not s.jobs or status not in s.jobs or not s.jobs[status].any() for s in shown):
+            ax.set_ylim(0, 1)  # not a scale of fractions of a person
+            ax.set_yticks([0])
+            ax.text(0.5, 0.5, "none in these runs", transform=ax.transAxes, ha="center", color="0.4", fontsize=9)
         _date_axis(ax, first, last, ticks=2)  # five panels across: two dates each
         ax.set_xlabel("date")
 
@@ -589,6 +596,7 @@ def _full_caption(
     compared: list[Shown],
     not_compared: list[str],
     tax_compared: bool,
+    figures: list[Target],
 ) -> str:
     lines: list[str] = []
     sizes = [s.ensemble.size for s in shown]
@@ -636,7 +644,7 @@ def _full_caption(
     )
     drawn = [f for group in placed.values() for f in group]
     places = {c: base.place(c) for c in base.locations}
-    lines += reported_caption(drawn, skipped, base.targets is not None, numbers, places, how).splitlines()
+    lines += reported_caption(drawn, skipped, base.targets is not None, numbers, places, how, figures).splitlines()
     return "\n".join(lines)
 
 

@@ -82,7 +82,7 @@ def plot_outflow(
     figures = load_targets(targets_csv) if targets_csv is not None else []
     drawn, skipped = drawable(figures, daily)
     numbers = number_figures(drawn)
-    caption = reported_caption(drawn, skipped, targets_csv is not None, numbers)
+    caption = reported_caption(drawn, skipped, targets_csv is not None, numbers, figures=figures)
     n_lines = caption.count("\n") + 1
 
     # a bare Figure renders with Agg and leaves pyplot's global state (and a notebook's backend) alone
@@ -385,8 +385,14 @@ def reported_caption(
     numbers: dict[str, int],
     places: dict[str, str] | None = None,
     how: str | None = None,
+    figures: Sequence[Target] = (),
 ) -> str:
-    """The reported figures drawn, by number on the chart, each with its source's title and link."""
+    """The reported figures drawn, by number on the chart, each with its source's title and link.
+
+    A source that points at another figure of the file by its id (`figures`)
+    gets that figure's source in its place: readers have no ids.
+    """
+    others = {f.id: f.source for f in figures}
     if not has_targets:
         return "No reported figures: the scenario names no targets file."
     head = how or (
@@ -399,7 +405,7 @@ def reported_caption(
         place = (places or {}).get(f.location, "")
         reported = f"reported {persons(f.value)} (range {persons(f.low)}-{persons(f.high)})"
         forecast = ", a forecast" if f.weight == 0 else ""
-        entry = f"[{numbers[f.id]}] {describe(f, place)}: {reported}{forecast}. Source: {f.source}"
+        entry = f"[{numbers[f.id]}] {describe(f, place)}: {reported}{forecast}. Source: {_cited(f.source, others)}"
         # links stay whole: no breaks at their hyphens or inside them
         lines += textwrap.wrap(
             entry, CAPTION_WIDTH, subsequent_indent="      ", break_on_hyphens=False, break_long_words=False
@@ -407,6 +413,13 @@ def reported_caption(
     if skipped:
         lines += textwrap.wrap(_not_drawn(skipped), CAPTION_WIDTH)
     return "\n".join(lines)
+
+
+def _cited(source: str, others: dict[str, str]) -> str:
+    for fid, text in others.items():
+        if fid in source.split() and text != source:
+            source = " ".join(f"[{text}]" if word == fid else word for word in source.split(" "))
+    return source
 
 
 def _not_drawn(skipped: list[tuple[Target, str]]) -> str:

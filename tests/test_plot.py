@@ -215,3 +215,12 @@ def test_reported_figures_are_numbered_apart_and_cited_by_title(batch_figure: Fi
     assert "Kim Sengupta, 'At least 260,000 Russians have fled since Putin's military call-up" in caption
     assert not any(fid in caption for fid in targets)
     assert "reported_figures.csv" not in caption
+
+
+def test_the_caption_names_no_ids_even_where_a_source_points_at_another_figure() -> None:
+    from exodus.experiments.plot import number_figures, reported_caption
+
+    figures = load_targets(REPO / "scenarios" / "targets" / "reported_figures.csv")
+    caption = reported_caption(figures, [], True, number_figures(figures), figures=figures)
+    assert not [f.id for f in figures if f.id in caption]
+    assert "Re:Russia 'Escape from War" in caption and "https://re-russia.net/en/review/347/" in caption
