@@ -154,6 +154,11 @@ def _style(ax: Axes, title: str, ylabel: str, formatter=persons) -> None:
     ax.grid(True, alpha=0.3)
 
 
+def _title_size(ax: Axes, size: float) -> None:
+    """The panel's title (set on the left by `_style`) at `size` points."""
+    ax.set_title(ax.get_title(loc="left"), loc="left", fontsize=size)
+
+
 def _millions(value: float, _pos: object = None) -> str:
     """An axis in USD million: 1120 -> '1,120', 2.5 -> '2.5'."""
     return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2g}"
@@ -441,8 +446,8 @@ def _destination_panels(
             if any(c in s.ensemble.locations for c in codes):
                 _draw(ax, s.ensemble.dates, _present(s.ensemble, codes), s, lw=1.4)
         labels += _levels(ax, placed.get("+".join(codes), []), numbers)
-        _style(ax, f"Present in {title}", "persons present" if k % 4 == 0 else "")
-        ax.title.set_fontsize(9)
+        _style(ax, "\n".join(textwrap.wrap(f"Present in {title}", 38)), "persons present" if k % 4 == 0 else "")
+        _title_size(ax, 9)  # a long name on two lines, to fit its panel
         ax.set_ylim(bottom=0)
         _date_axis(ax, first, last, ticks=3)
         if k + 4 < len(panels):  # a panel below shows the dates
@@ -490,7 +495,7 @@ def _jobs_panels(fig: Figure, grid: object, row: int, shown: list[Shown], first:
             if s.jobs and status in s.jobs:
                 _draw(ax, s.ensemble.dates[: s.jobs[status].shape[1]], s.jobs[status], s, lw=1.4)
         _style(ax, f"Abroad: {JOB_LABEL[status]}", "persons abroad, by job" if k == 0 else "")
-        ax.title.set_fontsize(8.5)
+        _title_size(ax, 8.5)
         ax.set_ylim(bottom=0)
         if all(not s.jobs or status not in s.jobs or not s.jobs[status].any() for s in shown):
             ax.set_ylim(0, 1)  # not a scale of fractions of a person
@@ -522,7 +527,7 @@ def _tax_panels(fig: Figure, grid: object, row: int, shown: list[Shown], first: 
                 values = _total_take(s.tax) if part == "total" else s.tax[part]
                 _draw(ax, s.ensemble.dates[: values.shape[1]], values / USD, s, lw=1.4)
         _style(ax, title, "USD million per day" if k == 0 else "", _millions)
-        ax.title.set_fontsize(9)
+        _title_size(ax, 9)
         if part != "take home":
             ax.set_ylim(bottom=0)
         _date_axis(ax, first, last, ticks=4)
@@ -559,7 +564,7 @@ def _difference_panels(
         _style(money, f"Difference from {base.label}: Russia's tax take", "USD million per day", _millions)
         axes.append(money)
     for ax in axes:
-        ax.title.set_fontsize(9.5)
+        _title_size(ax, 9.5)
         ax.axhline(0, color=BASELINE_COLOUR, lw=0.8)
         _date_axis(ax, first, last, ticks=5)
         ax.set_xlabel("date")
@@ -607,8 +612,9 @@ def _full_caption(
         else f"{s.ensemble.label}: {s.ensemble.size} run(s) from {s.ensemble.source}"
         for s in shown
     )
+    bands = f"bands the {band_name(sizes, _unit(shown))}" if any(n > 1 for n in sizes) else "no bands (one run each)"
     head = (
-        f"Model: lines are the median over runs, date by date; bands the {band_name(sizes, _unit(shown))}. "
+        f"Model: lines are the median over runs, date by date; {bands}. "
         "'Present in' a destination: persons there on the day (arrivals from Russia or another destination, "
         "less those who moved on or went home). Jobs abroad: persons abroad by job status; tax: income tax, "
         "insurance premiums and any penalty tax Russia collects from these workers (both segments), and what it "
