@@ -60,13 +60,17 @@ __all__ = [
     "CAPTION_WIDTH",
     "centred_mean",
     "declutter",
+    "describe",
     "draw_reported",
     "drawable",
+    "in_run",
     "number_figures",
     "persons",
     "positive",
     "plot_outflow",
+    "reported_bar",
     "reported_caption",
+    "reported_legend",
 ]
 
 
