@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,7 +50,7 @@ from exodus.experiments.provenance import code_digest
 from exodus.experiments.runner import Job, Runner, Task, in_order, run, run_many
 from exodus.experiments.targets import Target, load_targets, targets_path
 from exodus.model import RelocationModel, load_scenario
-from exodus.model.scenario import Scenario, ScenarioError
+from exodus.model.scenario import Scenario, ScenarioError, get_path
 
 CENTRE_PULL = 0.01
 
@@ -286,10 +287,22 @@ class Calibration:
             atol=0.0,
             polish=False,
             init="sobol",
+            x0=self.start(),
             updating="deferred",
             workers=vectorised_map,
         )
         return np.asarray(result.x), float(result.fun)
+
+    def start(self) -> np.ndarray:
+        """The input scenario's own values of the free parameters, in search space and inside the bounds: the
+        modeller's best guess joins the evolution's first population (scipy's `x0`), so the fit cannot end
+        worse than the scenario it starts from."""
+        raw = self.scenario.as_dict()
+        x = []
+        for p in self.params:
+            value = min(max(float(get_path(raw, p.path)), p.low), p.high)
+            x.append(math.log10(value) if p.log else value)
+        return np.array(x)
 
     def polish(self, x0: Sequence[float], evaluations: int = 40) -> tuple[np.ndarray, float]:
         """Nelder-Mead from the evolution's best, inside the bounds: the last few per cent that a population

@@ -179,3 +179,16 @@ def test_abc_asked_for_more_generations_goes_on_from_its_last(tmp_path: Path) ->
     assert len(history.all_runs()) == 1  # one run, continued
     history.id = 1
     assert history.max_t == 1  # two generations: t = 0, 1
+
+
+def test_the_evolution_starts_from_the_input_scenario(tmp_path: Path) -> None:
+    """The input's own values join the first population (clipped into the bounds), so the fit can only improve
+    on the scenario it starts from."""
+    from conftest import SCENARIOS
+
+    from exodus.model.scenario import get_path
+
+    cal = Calibration(SCENARIOS / "baseline_inputs.toml", tmp_path / "fit", seeds=(0,), workers=1)
+    raw = cal.scenario.as_dict()
+    for p, x in zip(cal.params, cal.start(), strict=True):
+        assert p.value(x) == pytest.approx(min(max(get_path(raw, p.path), p.low), p.high))
