@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from exodus.experiments.calibrate import Calibration, run_outflow
 from exodus.experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown
-from exodus.experiments.outdir import write_atomic
+from exodus.experiments.outdir import exclusive, write_atomic
 from exodus.experiments.provenance import git_state
 
 
@@ -37,8 +37,38 @@ def calibrate(
     progress: bool = True,
 ) -> Path:
     """Calibrate `scenario`; returns the calibrated scenario file in `out`."""
-    workers = workers or os.cpu_count() or 1
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    busy = f"{out}: another calibration is writing to it; wait for it to finish or give another folder"
+    with exclusive(out.parent / f".{out.name}.lock", busy):  # one writer of the log at a time
+        return _calibrate(
+            scenario, out, seed=seed, seeds=seeds, scale=scale, popsize=popsize, maxiter=maxiter, polish=polish,
+            abc_population=abc_population, abc_generations=abc_generations, draws=draws, check_seeds=check_seeds,
+            check_scale=check_scale, workers=workers, name=name, install=install, progress=progress,
+        )  # fmt: skip
+
+
+def _calibrate(
+    scenario: Path,
+    out: Path,
+    *,
+    seed: int,
+    seeds: int,
+    scale: float,
+    popsize: int,
+    maxiter: int,
+    polish: int,
+    abc_population: int,
+    abc_generations: int,
+    draws: int,
+    check_seeds: int,
+    check_scale: float,
+    workers: int | None,
+    name: str | None,
+    install: Path | None,
+    progress: bool,
+) -> Path:
+    workers = workers or os.cpu_count() or 1
     bar = tqdm(desc="calibrate", unit="eval", disable=not progress)
     calibration = Calibration(Path(scenario), out, seeds=tuple(range(seeds)), scale=scale, workers=workers)
     calibration.progress = bar.update

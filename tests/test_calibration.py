@@ -192,3 +192,25 @@ def test_the_evolution_starts_from_the_input_scenario(tmp_path: Path) -> None:
     raw = cal.scenario.as_dict()
     for p, x in zip(cal.params, cal.start(), strict=True):
         assert p.value(x) == pytest.approx(min(max(get_path(raw, p.path), p.low), p.high))
+
+
+def test_two_calibrations_cannot_write_one_folder(tmp_path: Path) -> None:
+    """The evaluation log has one writer: a second calibration into the same folder stops at once."""
+    import subprocess
+    import sys
+
+    from conftest import SCENARIOS
+
+    from exodus.experiments.outdir import exclusive
+
+    out = tmp_path / "fit"
+    with exclusive(tmp_path / ".fit.lock", "held by the test"):
+        done = subprocess.run(
+            [sys.executable, "-m", "exodus", "calibrate", str(SCENARIOS / "baseline_inputs.toml"), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2
+    assert "another calibration is writing to it" in done.stderr
+    assert not out.exists()
