@@ -128,7 +128,10 @@ def claim(out: Path, marker: str = RUN_MARKER, kind: str = "a run") -> Iterator[
         _CLAIMED.add(key)
         try:
             for stale in leftovers(out):  # only a writer holding this lock makes them, and none is running
-                shutil.rmtree(stale, ignore_errors=True)
+                if stale.suffix == ".old" and not out.exists():
+                    stale.rename(out)  # a swap killed between its two renames: the previous results come back
+                else:
+                    shutil.rmtree(stale, ignore_errors=True)
             yield
         finally:
             _CLAIMED.discard(key)

@@ -313,3 +313,19 @@ def test_a_sweep_with_nan_in_its_file_is_refused(tmp_path: Path, capsys: pytest.
 
 def test_numbers_are_unchanged_by_the_checks() -> None:
     assert np.isfinite(RelocationModel(BASELINE, rng=0, scale=0.001, **{"scenario.days": 5}).run().tally.stock).all()
+
+
+def test_a_swap_killed_half_way_gives_the_previous_results_back(tmp_path: Path) -> None:
+    """Killed after renaming the old folder away and before renaming the new one in: the next writer puts the
+    old results back (and clears the half-written one) instead of deleting them."""
+    from exodus.experiments.outdir import claim
+
+    out = tmp_path / "run"
+    old = tmp_path / ".run.abcd1234.old"
+    old.mkdir()
+    (old / "run.json").write_text("{}")
+    partial = tmp_path / ".run.efgh5678.partial"
+    partial.mkdir()
+    with claim(out):
+        assert (out / "run.json").read_text() == "{}"
+    assert not old.exists() and not partial.exists()
