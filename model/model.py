@@ -18,7 +18,7 @@ import numpy as np
 
 from exodus.model.decision import DAYS_PER_MONTH, Market, Rules
 from exodus.model.locations import AIR, HOME, LAND, build_locations, build_routes
-from exodus.model.outputs import TAX_TERMS, Tally
+from exodus.model.outputs import TAX_COLLECTED, TAX_TERMS, Tally, TaxTerm
 from exodus.model.policy import compile_timeline
 from exodus.model.population import (
     AT_HOME,
@@ -200,9 +200,9 @@ class RelocationModel(mesa.Model):
             reporters[f"jobs_{status}"] = lambda m, k=k: int(
                 m.tally.jobs[m.day - 1, :, k] @ m.workers.persons_per_agent
             )
-        for k, term in enumerate(TAX_TERMS):
-            reporters[f"tax_{term}_usd"] = lambda m, k=k: float(m.tally.tax[m.day - 1, :, k].sum())
-        reporters["tax_abroad_usd"] = lambda m: float(m.tally.tax_abroad[m.day - 1, :, :3].sum())
+        for term, name in zip(TaxTerm, TAX_TERMS, strict=True):
+            reporters[f"tax_{name}_usd"] = lambda m, k=term: float(m.tally.tax[m.day - 1, :, k].sum())
+        reporters["tax_abroad_usd"] = lambda m: float(m.tally.tax_abroad[m.day - 1, :, TAX_COLLECTED].sum())
         return reporters
 
     def _persons_today(self, table: np.ndarray, j: int) -> int:
@@ -553,17 +553,17 @@ class RelocationModel(mesa.Model):
         at_home, remote = base[:, AT_HOME], base[:, REMOTE_RU]
         full = taxes.income_tax + premiums
         abroad = self.tally.tax_abroad[t]  # paid (or lost) by people abroad; the rest by people at home
-        abroad[:, 0] = remote * remote_rate
-        abroad[:, 1] = remote * premiums
+        abroad[:, TaxTerm.INCOME_TAX] = remote * remote_rate
+        abroad[:, TaxTerm.INSURANCE_PREMIUMS] = remote * premiums
         # the penalty is taken from the pay the worker receives (after income tax; see Rules.pay_by_job),
         # so it is booked on that, not on the gross wage
-        abroad[:, 2] = remote * (1.0 - taxes.income_tax) * tl.penalty_tax[t]
-        abroad[:, 3] = base[:, GREY] * full
-        abroad[:, 4] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
-        abroad[:, 5] = base[:, NO_WORK] * full
+        abroad[:, TaxTerm.PENALTY_TAX] = remote * (1.0 - taxes.income_tax) * tl.penalty_tax[t]
+        abroad[:, TaxTerm.LOST_TO_GREY_PAY] = base[:, GREY] * full
+        abroad[:, TaxTerm.LOST_TO_FOREIGN_EMPLOYERS] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
+        abroad[:, TaxTerm.LOST_TO_NO_WORK] = base[:, NO_WORK] * full
         self.tally.tax[t] = abroad
-        self.tally.tax[t, :, 0] += at_home * taxes.income_tax
-        self.tally.tax[t, :, 1] += at_home * premiums
+        self.tally.tax[t, :, TaxTerm.INCOME_TAX] += at_home * taxes.income_tax
+        self.tally.tax[t, :, TaxTerm.INSURANCE_PREMIUMS] += at_home * premiums
 
     # results -------------------------------------------------------------------
     def dates(self) -> list[str]:
