@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -93,24 +93,26 @@ class Worker:
 
 @dataclass(frozen=True)
 class Today:
-    """Policy levers and market conditions of one day, as plain Python values."""
+    """Policy levers and market conditions of one day, as plain Python values.
+
+    Every lever of the timeline is an attribute (`day.penalty_tax`, `day.entry_ban`): a number, or a list by
+    location for the levers that act on places.
+    """
 
     day: int
-    alarm: float
-    mobilisation: float
-    deferment: float
-    repression: float
-    sanctions: float
-    penalty_tax: float
-    it_tax_break: float
-    entry_ban: list[bool]
-    incentive: list[float]
+    levers: dict[str, Any]
     cost_of_living: list[float]
     russians: list[float]
     route: list[list[int]]
     trip_cost: list[list[float]]
     wait: list[list[float]]
     circle_share: list[list[float]]
+
+    def __getattr__(self, name: str) -> Any:
+        levers = self.__dict__.get("levers", {})
+        if name not in levers:
+            raise AttributeError(f"no lever {name!r} today")
+        return levers[name]
 
 
 # Worker fields read as they are from the model's arrays, in field order.
@@ -178,15 +180,7 @@ class ReferenceRules(Rules):
         tl, t = self.m.timeline, market.day
         return Today(
             day=int(t),
-            alarm=float(tl.alarm[t]),
-            mobilisation=float(tl.mobilisation[t]),
-            deferment=float(tl.deferment[t]),
-            repression=float(tl.repression[t]),
-            sanctions=float(tl.sanctions[t]),
-            penalty_tax=float(tl.penalty_tax[t]),
-            it_tax_break=float(tl.it_tax_break[t]),
-            entry_ban=tl.entry_ban[t].tolist(),
-            incentive=tl.incentive[t].tolist(),
+            levers={name: lever[t].tolist() for name, lever in tl.levers.items()},
             cost_of_living=market.cost_of_living.tolist(),
             russians=np.asarray(market.russians, dtype=float).tolist(),
             route=market.route.tolist(),
