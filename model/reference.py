@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from exodus.model.decision import DAYS_PER_MONTH, DIASPORA_UNIT, Market, Rules
+from exodus.model.decision import DAYS_PER_MONTH, DIASPORA_UNIT, Market, Rules, State
 from exodus.model.locations import ENTRY_KINDS, HOME
 from exodus.model.population import FOREIGN, GREY, IT, NO_WORK, RELOCATED, REMOTE_RU
-
-if TYPE_CHECKING:
-    from exodus.model.model import RelocationModel
 
 # Deviations of model.decision.Rules from the description (see tests/test_reference.py).
 NOWHERE_MEANS_RUSSIA = "nowhere_to_go_means_russia"  # nothing reachable: argmax of all -inf picks Russia
@@ -128,9 +125,9 @@ class ReferenceRules(Rules):
 
     quirks: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, model: RelocationModel) -> None:
-        super().__init__(model)
-        loc = model.locations
+    def __init__(self, state: State) -> None:
+        super().__init__(state)
+        loc = state.locations
         self.places = [
             Place(
                 index=j,
@@ -160,8 +157,7 @@ class ReferenceRules(Rules):
     # reading the model's arrays ------------------------------------------------
     def workers_at(self, idx: np.ndarray) -> list[Worker]:
         """The workers `idx` as objects, read from the model's arrays as they are now."""
-        m = self.m
-        w, firms = m.workers, m.firms
+        w, firms = self.workers, self.firms
         idx = np.asarray(idx, dtype=np.int64)
         employers = [
             Employer(place, exposure, accredited)
@@ -169,7 +165,7 @@ class ReferenceRules(Rules):
                 firms.location.tolist(), firms.exposure.tolist(), firms.accredited.tolist(), strict=True
             )
         ]
-        factor = [s.local_wage_factor for s in m.segment_specs]
+        factor = self.local_wage_factor.tolist()
         columns = [getattr(w, name)[idx].tolist() for name in ("segment", *_COPIED, "firm")]
         return [
             Worker(i, seg == IT, factor[seg], *copied, employer=employers[firm] if firm >= 0 else None)
@@ -177,7 +173,7 @@ class ReferenceRules(Rules):
         ]
 
     def today(self, market: Market) -> Today:
-        tl, t = self.m.timeline, market.day
+        tl, t = self.timeline, market.day
         return Today(
             day=int(t),
             levers={name: lever[t].tolist() for name, lever in tl.levers.items()},
@@ -199,7 +195,7 @@ class ReferenceRules(Rules):
     def hazard_at_home(self, w: Worker, day: Today) -> float:
         if w.location != HOME or w.queued >= 0:
             return 0.0  # abroad, or already waiting at a land border
-        hz = self.m.behaviour.hazard
+        hz = self.behaviour.hazard
         base = hz.base_it if w.it else hz.base_other
         exposure = w.employer.exposure if w.employer is not None else 0.0
         circle_abroad = 1.0 - day.circle_share[w.circle][HOME]
@@ -214,7 +210,7 @@ class ReferenceRules(Rules):
         return base * math.exp(drive) * w.risk_aversion ** (-hz.risk_aversion)
 
     def hazard_abroad(self, w: Worker, day: Today) -> float:
-        hz = self.m.behaviour.hazard
+        hz = self.behaviour.hazard
         net = self.pay(w, w.location, w.job, day)
         living = day.cost_of_living[w.location]
         strain = clamp01((living - net) / living)  # share of living costs the pay does not cover
@@ -268,19 +264,28 @@ class ReferenceRules(Rules):
         return ok
 
     # 3. Utility ---------------------------------------------------------------
-    def best_job(self, w: Worker, there: int, day: Today) -> tuple[int, float]:
-        """The best-paid job open to them at `there` (a local job at its expected pay)."""
-        place, taxes = self.places[there], self.m.behaviour.taxes
-        options: list[tuple[int, float]] = []  # in order of preference on equal pay
+    def jobs_open(self, w: Worker, there: int, day: Today, found: bool) -> list[int]:
+        """The jobs open to them at `there`, in order of preference on equal pay; a local one if `found`."""
+        open_to = []
         if w.remote:
-            options.append((REMOTE_RU, w.wage * (1.0 - day.penalty_tax)))
-        local = w.local_wage_factor * place.wage_local * (1.0 - place.income_tax_it) * place.job_finding
-        options.append((FOREIGN, local))
+            open_to.append(REMOTE_RU)
+        if found:
+            open_to.append(FOREIGN)
         if w.employer is not None and w.employer.location == there and there != HOME:
-            options.append((RELOCATED, w.wage * (1.0 - place.income_tax_it) / (1.0 - taxes.income_tax)))
-        options.append((NO_WORK, 0.0))
+            open_to.append(RELOCATED)
+        open_to.append(NO_WORK)
         if w.remote and w.grey_ok and day.penalty_tax > 0:
-            options.append((GREY, w.wage * (1.0 - taxes.grey_discount)))
+            open_to.append(GREY)
+        return open_to
+
+    def best_job(self, w: Worker, there: int, day: Today) -> tuple[int, float]:
+        """The best-paid job open to them at `there`, a local job at its expected pay (if they find one)."""
+        finding = self.places[there].job_finding
+
+        def expected(job: int) -> float:
+            return self.pay(w, there, job, day) * (finding if job == FOREIGN else 1.0)
+
+        options = [(job, expected(job)) for job in self.jobs_open(w, there, day, found=True)]
         status, income = max(options, key=lambda option: option[1])  # the first of equals
         if income <= 0:
             return NO_WORK, 0.0  # a job that pays nothing is no job
@@ -294,21 +299,12 @@ class ReferenceRules(Rules):
 
     def job_taken(self, w: Worker, there: int, found: bool, day: Today) -> int:
         """The best-paid job open to them at `there`; a local one only if their search found one."""
-        open_to = []  # in order of preference on equal pay
-        if w.remote:
-            open_to.append(REMOTE_RU)
-        if found:
-            open_to.append(FOREIGN)
-        if w.employer is not None and w.employer.location == there and there != HOME:
-            open_to.append(RELOCATED)
-        open_to.append(NO_WORK)
-        if w.remote and w.grey_ok and day.penalty_tax > 0:
-            open_to.append(GREY)
+        open_to = self.jobs_open(w, there, day, found)
         return max(open_to, key=lambda job: self.pay(w, there, job, day))  # the first of equals
 
     def pay(self, w: Worker, there: int, job: int, day: Today) -> float:
         """Monthly net pay abroad in a given job."""
-        place, taxes = self.places[there], self.m.behaviour.taxes
+        place, taxes = self.places[there], self.behaviour.taxes
         if job == REMOTE_RU:
             return w.wage * (1.0 - day.penalty_tax)
         if job == GREY:
@@ -322,11 +318,11 @@ class ReferenceRules(Rules):
     def pay_at_home(self, w: Worker, day: Today) -> float:
         """The wage, less what sanctions on the employer cost."""
         exposure = w.employer.exposure if w.employer is not None else 0.0
-        return w.wage * (1.0 - self.m.firms_spec.sanctions_income_loss * exposure * day.sanctions)
+        return w.wage * (1.0 - self.firms_spec.sanctions_income_loss * exposure * day.sanctions)
 
     def value(self, w: Worker, place: Place, day: Today) -> float:
         """Systematic utility of being at `place` tomorrow."""
-        u = self.m.behaviour.utility
+        u = self.behaviour.utility
         there, here = place.index, w.location
         abroad = there != HOME
         income = self.best_job(w, there, day)[1] if abroad else self.pay_at_home(w, day)
@@ -371,7 +367,7 @@ class ReferenceRules(Rules):
     # 4. Choice ----------------------------------------------------------------
     def best_place(self, w: Worker, day: Today, stopped: bool, noise: list[float]) -> int:
         ok = self.reachable(w, day, stopped)
-        scale = self.m.behaviour.utility.scale
+        scale = self.behaviour.utility.scale
         best, best_value = HOME, -math.inf  # HOME only if nothing is reachable (NOWHERE_MEANS_RUSSIA)
         found = False
         for place in self.places:
@@ -385,7 +381,7 @@ class ReferenceRules(Rules):
     # the Rules interface ------------------------------------------------------
     def home_hazard(self, market: Market) -> np.ndarray:
         day = self.today(market)
-        everyone = self.workers_at(np.arange(len(self.m.workers)))
+        everyone = self.workers_at(np.arange(len(self.workers)))
         return np.array([self.hazard_at_home(w, day) for w in everyone], dtype=np.float32)
 
     def abroad_hazard(self, idx: np.ndarray, market: Market) -> np.ndarray:

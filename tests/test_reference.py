@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from exodus.model import RelocationModel, load_scenario
-from exodus.model.decision import Market, Rules
+from exodus.model.decision import Market, Rules, State
 from exodus.model.locations import HOME
 from exodus.model.population import IT, NEVER, NO_WORK, OTHER, REMOTE_RU
 from exodus.model.reference import ReferenceRules
@@ -86,7 +86,7 @@ def stopped_at_exit(model: RelocationModel) -> np.ndarray:
 
 
 def engines(model: RelocationModel, reference: type[ReferenceRules] = AsBuiltRules) -> tuple[Rules, ReferenceRules]:
-    return Rules(model), reference(model)
+    return Rules(State.of(model)), reference(State.of(model))
 
 
 # method by method, on a model's state ------------------------------------------
