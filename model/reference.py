@@ -6,28 +6,19 @@ place, with scalar math written after the model description (the docstring
 of `model/decision.py`), not after the vectorised code. Fed the same state
 and the same random numbers, the two must agree; where they do not, one of
 them has drifted from the description.
-
-Where the vectorised rules knowingly deviate from the description, the
-deviation is named in `QUIRKS`; a subclass that lists it in `quirks`
-reproduces it, so everything else can still be compared exactly.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from exodus.model.decision import DAYS_PER_MONTH, DIASPORA_UNIT, Market, Rules, State
 from exodus.model.locations import ENTRY_KINDS, HOME
 from exodus.model.population import FOREIGN, GREY, IT, NO_WORK, RELOCATED, REMOTE_RU
-
-# Deviations of model.decision.Rules from the description (see tests/test_reference.py).
-NOWHERE_MEANS_RUSSIA = "nowhere_to_go_means_russia"  # nothing reachable: argmax of all -inf picks Russia
-NO_PAY_COUNTS_AS_LOST = "no_pay_counts_as_lost"  # came without pay: 'pay lost since arrival' is 100 %
-QUIRKS = frozenset({NOWHERE_MEANS_RUSSIA, NO_PAY_COUNTS_AS_LOST})
 
 
 @dataclass(frozen=True)
@@ -123,8 +114,6 @@ def clamp01(x: float) -> float:
 class ReferenceRules(Rules):
     """The decision rule, one worker and one place at a time (slow, for tests and benchmarks)."""
 
-    quirks: ClassVar[frozenset[str]] = frozenset()
-
     def __init__(self, state: State) -> None:
         super().__init__(state)
         loc = state.locations
@@ -145,14 +134,6 @@ class ReferenceRules(Rules):
             )
             for j in range(len(loc))
         ]
-
-    @classmethod
-    def with_quirks(cls, *names: str) -> type[ReferenceRules]:
-        """A subclass reproducing the named deviations of the vectorised rules."""
-        unknown = set(names) - QUIRKS
-        if unknown:
-            raise ValueError(f"unknown quirks {sorted(unknown)}; known: {sorted(QUIRKS)}")
-        return type(f"{cls.__name__}With{len(names)}Quirks", (cls,), {"quirks": frozenset(names)})
 
     # reading the model's arrays ------------------------------------------------
     def workers_at(self, idx: np.ndarray) -> list[Worker]:
@@ -214,12 +195,8 @@ class ReferenceRules(Rules):
         net = self.pay(w, w.location, w.job, day)
         living = day.cost_of_living[w.location]
         strain = clamp01((living - net) / living)  # share of living costs the pay does not cover
-        if w.income > 0:
-            fallen = clamp01(1.0 - net / w.income)  # share of the pay they came with that is gone
-        elif NO_PAY_COUNTS_AS_LOST in self.quirks:
-            fallen = clamp01(1.0 - net)  # as Rules: net / max(income, 1)
-        else:
-            fallen = 0.0  # came without pay: none to lose
+        # the share of the pay they came with that is gone; none to lose if they came without
+        fallen = clamp01(1.0 - net / w.income) if w.income > 0 else 0.0
         broke = 1.0 if self.savings_today(w, day) <= 0 else 0.0
         alarm = hz.alarm if hz.alarm_abroad is None else hz.alarm_abroad  # the news shakes those abroad too
         in_transit = self.places[w.location].stepping_stone and day.day - w.arrived < hz.transit_days
@@ -259,7 +236,7 @@ class ReferenceRules(Rules):
 
     def reachable(self, w: Worker, day: Today, stopped: bool) -> list[bool]:
         ok = [self.can_be_there(w, place, day, stopped) for place in self.places]
-        if not any(ok) and NOWHERE_MEANS_RUSSIA not in self.quirks:
+        if not any(ok):
             ok[w.location] = True  # nowhere to go: they overstay where they are
         return ok
 
@@ -368,8 +345,7 @@ class ReferenceRules(Rules):
     def best_place(self, w: Worker, day: Today, stopped: bool, noise: list[float]) -> int:
         ok = self.reachable(w, day, stopped)
         scale = self.behaviour.utility.scale
-        best, best_value = HOME, -math.inf  # HOME only if nothing is reachable (NOWHERE_MEANS_RUSSIA)
-        found = False
+        best, best_value, found = w.location, -math.inf, False  # `reachable` leaves one place at least
         for place in self.places:
             if not ok[place.index]:
                 continue
