@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exodus.model import RelocationModel
+from exodus.model.outputs import TAX_COLLECTED, TAX_LOST
 from exodus.model.population import JOB_STATUS
 
 SEGMENT_INDEX = {"it": [0], "other": [1], "all": [0, 1]}
@@ -124,11 +125,11 @@ def _onward(m: RelocationModel, seg: str, date: str) -> float:
 
 
 def _tax_take(m: RelocationModel, seg: str, date: str) -> float:
-    return float(m.tally.tax[: _day(m, date) + 1, _segments(seg), :3].sum())
+    return float(m.tally.tax[: _day(m, date) + 1, _segments(seg), TAX_COLLECTED].sum())
 
 
 def _tax_lost(m: RelocationModel, seg: str, date: str) -> float:
-    return float(m.tally.tax[: _day(m, date) + 1, _segments(seg), 3:].sum())
+    return float(m.tally.tax[: _day(m, date) + 1, _segments(seg), TAX_LOST].sum())
 
 
 def _jobs(m: RelocationModel, status: str, seg: str, date: str) -> float:

@@ -67,9 +67,6 @@ class Ensemble:
         values = values.sum(axis=2) if location is None else values[:, :, self.locations.index(location)]
         return values.sum(axis=2) if segment in (None, ALL) else values[:, :, self.segments.index(segment)]
 
-    def member(self, k: int) -> Daily:
-        return Daily(self.dates, self.locations, self.segments, {c: v[k] for c, v in self.columns.items()})
-
     def median(self) -> Daily:
         """The median over members, date by date (a curve no single run need follow)."""
         columns = {c: np.median(v, axis=0) for c, v in self.columns.items()}

@@ -212,10 +212,8 @@ def _local(pool: ProcessPoolExecutor, jobs: Sequence[Any], task: Task, workers: 
 
 
 def _connect(scheduler: str) -> Any:
-    try:
-        from distributed import Client
-    except ImportError:
-        raise SchedulerError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+    from distributed import Client
+
     try:
         return Client(scheduler, timeout="30s", set_as_default=False)
     except (OSError, TimeoutError) as err:

@@ -73,7 +73,6 @@ from exodus.model.files import field_errors, read_toml
 from exodus.model.scenario import get_path
 
 MARKER = "sensitivity.json"
-METHODS = ("sobol", "morris")
 
 
 class SensitivityError(ValueError):

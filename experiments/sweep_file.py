@@ -239,10 +239,8 @@ def unit_sample(
         from scipy.stats import qmc
 
         return qmc.Sobol(d=d, scramble=True, rng=seed).random(samples)
-    try:
-        from SALib.sample import morris, sobol
-    except ImportError:
-        raise SweepError(f"design.method {method!r} needs SALib: pip install SALib") from None
+    from SALib.sample import morris, sobol
+
     problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
     if method == "saltelli":
         return sobol.sample(problem, samples, calc_second_order=second_order, seed=seed)

@@ -22,8 +22,17 @@ go, how they value each place, and what they choose.
 4. Choice. Random utility (Gumbel noise): the best reachable place wins;
    the place they are in counts as staying.
 
-`Rules` is vectorised over agents. The tests keep a slow one-object-per-
-worker version of the same rules and check the two agree.
+5. Firms. IT firms exposed to sanctions relocate an office or the whole
+   firm with a hazard of their exposure, international business and the
+   pressure of sanctions and news; they choose where by incentives,
+   banking, diaspora, stance and tax (random utility too).
+
+`Rules` is vectorised over agents and reads only a `State`: the workers and
+firms (arrays the model changes as it runs), the places, the policy levers
+and the behaviour weights. The pay of every job status is one table
+(`pay_by_job`) and who may hold which job one mask (`jobs_open`).
+`model/reference.py` keeps a slow one-object-per-worker version of the same
+rules; the tests check the two agree exactly.
 """
 
 from __future__ import annotations
@@ -33,8 +42,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from exodus.model.locations import ENTRY_KINDS, HOME
-from exodus.model.population import FOREIGN, GREY, IT, JOB_STATUS, NO_WORK, RELOCATED, REMOTE_RU
+from exodus.model.locations import ENTRY_KINDS, HOME, Locations
+from exodus.model.policy import Timeline
+from exodus.model.population import FOREIGN, GREY, IT, JOB_STATUS, NO_WORK, RELOCATED, REMOTE_RU, Firms, Workers
+from exodus.model.scenario import Behaviour, FirmsSpec
 
 if TYPE_CHECKING:
     from exodus.model.model import RelocationModel
@@ -43,6 +54,34 @@ VISA = ENTRY_KINDS.index("visa")
 INTERNATIONAL = ENTRY_KINDS.index("international_passport")
 DAYS_PER_MONTH = 30.0
 DIASPORA_UNIT = 10_000.0  # persons: the diaspora term is log(1 + persons / unit)
+# Job statuses abroad in order of preference on equal pay (the first of equals wins).
+PREFERENCE = np.array([REMOTE_RU, FOREIGN, RELOCATED, NO_WORK, GREY], dtype=np.int8)
+
+
+@dataclass(frozen=True)
+class State:
+    """What the rule reads: workers and firms (arrays the model changes in place as it runs), the places, the
+    policy levers and the behaviour weights."""
+
+    workers: Workers
+    firms: Firms
+    locations: Locations
+    timeline: Timeline
+    behaviour: Behaviour
+    firms_spec: FirmsSpec
+    local_wage_factor: np.ndarray  # [segment] pay from a local employer, as a share of the local IT wage
+
+    @classmethod
+    def of(cls, model: RelocationModel) -> State:
+        return cls(
+            model.workers,
+            model.firms,
+            model.locations,
+            model.timeline,
+            model.behaviour,
+            model.scenario.firms,
+            model.local_wage_factor,
+        )
 
 
 @dataclass
@@ -62,8 +101,31 @@ class Market:
 class Rules:
     """The decision rule, vectorised over the agents it is given."""
 
-    def __init__(self, model: RelocationModel) -> None:
-        self.m = model
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.workers, self.firms, self.locations = state.workers, state.firms, state.locations
+        self.timeline, self.behaviour, self.firms_spec = state.timeline, state.behaviour, state.firms_spec
+        self.local_wage_factor = state.local_wage_factor
+        self._set_up_static_terms()
+
+    def _set_up_static_terms(self) -> None:
+        """The parts of the home hazard that do not change day to day."""
+        w, hz = self.workers, self.behaviour.hazard
+        base = np.where(w.segment == IT, hz.base_it, hz.base_other)
+        self.propensity = (base * np.exp(hz.intention * w.intention) * w.risk_aversion ** (-hz.risk_aversion)).astype(
+            np.float32
+        )
+        # risk class: 2 x mobilisation class (0 not liable, 1 liable, 2 liable but deferrable) + opposed
+        mob = np.where(w.reservist, np.where(w.deferrable, 2, 1), 0)
+        self.risk_class = (2 * mob + w.opposed).astype(np.int8)
+        self.circle_exposure = np.zeros(int(w.circle.max()) + 1)  # the sanctions exposure of a firm's staff
+        it = w.segment == IT
+        self.circle_exposure[w.circle[it]] = self.firms.exposure[w.firm[it]]
+
+    def _employer(self, idx: np.ndarray, values: np.ndarray, none: object) -> np.ndarray:
+        """A firm attribute for each worker's employer; `none` outside IT."""
+        firm = self.workers.firm[idx]
+        return np.where(firm >= 0, values[np.maximum(firm, 0)], none)
 
     # 1. Hazard ---------------------------------------------------------------
     def home_hazard(self, market: Market) -> np.ndarray:
@@ -72,25 +134,24 @@ class Rules:
         Factored as static propensity x circle term x class term, so the
         per-agent work each day is two gathers and two products.
         """
-        m = self.m
-        hz, tl, t = m.behaviour.hazard, m.timeline, market.day
-        w = m.workers
+        hz, tl, t, w = self.behaviour.hazard, self.timeline, market.day, self.workers
         circle_term = np.exp(
-            hz.contacts * (1.0 - market.circle_share[:, HOME]) + hz.sanctions * m.circle_exposure * tl.sanctions[t]
+            hz.contacts * (1.0 - market.circle_share[:, HOME]) + hz.sanctions * self.circle_exposure * tl.sanctions[t]
         )
-        classes = np.arange(6)  # risk class = 2 x mobilisation class + opposed (see RelocationModel)
+        classes = np.arange(6)  # risk class = 2 x mobilisation class + opposed (see _set_up_static_terms)
         mobilisation = tl.mobilisation[t] * np.array([0.0, 1.0, 1.0 - tl.deferment[t]])
         class_term = np.exp(
             hz.alarm * tl.alarm[t]
             + hz.mobilisation * mobilisation[classes // 2]
             + hz.repression * tl.repression[t] * (classes % 2)
         ).astype(np.float32)
-        return m.propensity * circle_term.astype(np.float32)[w.circle] * class_term[m.risk_class]
+        at_home = (w.location == HOME) & (w.queued < 0)
+        propensity = np.where(at_home, self.propensity, np.float32(0.0))
+        return propensity * circle_term.astype(np.float32)[w.circle] * class_term[self.risk_class]
 
     def abroad_hazard(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """Daily hazard of reconsidering, for workers abroad."""
-        m = self.m
-        hz, w = m.behaviour.hazard, m.workers
+        hz, w = self.behaviour.hazard, self.workers
         loc = w.location[idx]
         net = self.job_income(idx, loc, w.job[idx], market)
         col = market.cost_of_living[loc]
@@ -100,13 +161,13 @@ class Rules:
         fallen = np.where(came_with > 0, lost, 0.0)  # pay lost since arrival (none to lose if they came without)
         broke = self.savings_now(idx, market) <= 0
         alarm = hz.alarm if hz.alarm_abroad is None else hz.alarm_abroad
-        transit = m.locations.stepping_stone[loc] & (market.day - w.arrived[idx] < hz.transit_days)
-        drive = hz.money * (strain + fallen + broke) + alarm * m.timeline.alarm[market.day] + hz.transit * transit
+        transit = self.locations.stepping_stone[loc] & (market.day - w.arrived[idx] < hz.transit_days)
+        drive = hz.money * (strain + fallen + broke) + alarm * self.timeline.alarm[market.day] + hz.transit * transit
         return hz.base_abroad * np.exp(drive)
 
     def savings_now(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """Savings today: what they had on arrival plus pay less living costs since."""
-        w = self.m.workers
+        w = self.workers
         loc = w.location[idx]
         monthly = w.income[idx] - market.cost_of_living[loc]
         return w.savings[idx] + monthly * (market.day - w.since[idx]) / DAYS_PER_MONTH
@@ -114,8 +175,7 @@ class Rules:
     # 2. Reach -----------------------------------------------------------------
     def feasible(self, idx: np.ndarray, market: Market, exit_stopped: np.ndarray) -> np.ndarray:
         """[agent, location]: can this worker be there tomorrow?"""
-        m = self.m
-        w, loc, tl, t = m.workers, m.locations, m.timeline, market.day
+        w, loc, tl, t = self.workers, self.locations, self.timeline, market.day
         here = w.location[idx].astype(int)
         n_loc = len(loc)
         route = market.route[here]  # [agent, loc]
@@ -138,82 +198,67 @@ class Rules:
         return ok
 
     # 3. Utility ---------------------------------------------------------------
+    def pay_by_job(self, idx: np.ndarray, dest: np.ndarray, market: Market) -> np.ndarray:
+        """[job status, *dest.shape]: monthly net pay abroad at `dest` ([agent] or [agent, place]) in each job
+        status, open to them or not (0 at home and without work). The one table of pay by job status."""
+        w, locs, tax = self.workers, self.locations, self.behaviour.taxes
+        column = (slice(None),) + (None,) * (np.ndim(dest) - 1)  # a worker's values along their row of `dest`
+        wage = w.wage[idx].astype(np.float64)[column]
+        factor = self.local_wage_factor[w.segment[idx]][column]
+        local_tax = locs.income_tax_it[dest]
+        pay = np.zeros((len(JOB_STATUS), *np.shape(dest)))
+        pay[REMOTE_RU] = wage * (1.0 - self.timeline.penalty_tax[market.day])
+        pay[GREY] = wage * (1.0 - tax.grey_discount)
+        pay[RELOCATED] = wage * (1.0 - local_tax) / (1.0 - tax.income_tax)
+        pay[FOREIGN] = locs.wage_local[dest] * factor * (1.0 - local_tax)
+        return pay
+
+    def jobs_open(self, idx: np.ndarray, dest: np.ndarray, found: np.ndarray | bool, market: Market) -> np.ndarray:
+        """[job status, *dest.shape]: the jobs open to them at `dest`; a local one if `found` (True: counted at
+        its expected pay, see `job_options`)."""
+        w = self.workers
+        column = (slice(None),) + (None,) * (np.ndim(dest) - 1)
+        remote = w.remote[idx][column]
+        firm_loc = self._employer(idx, self.firms.location, HOME)[column]
+        open_to = np.zeros((len(JOB_STATUS), *np.shape(dest)), dtype=bool)
+        open_to[REMOTE_RU] = remote
+        open_to[FOREIGN] = found
+        open_to[RELOCATED] = (firm_loc == dest) & (dest != HOME)
+        open_to[NO_WORK] = True
+        open_to[GREY] = remote & w.grey_ok[idx][column] & (self.timeline.penalty_tax[market.day] > 0)
+        return open_to
+
+    @staticmethod
+    def best_paid(pay: np.ndarray, open_to: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(status, pay) of the best-paid job open to them, the first in `PREFERENCE` of equals."""
+        pay, open_to = pay[PREFERENCE], open_to[PREFERENCE]
+        best = np.where(open_to, pay, -np.inf).argmax(axis=0)
+        return PREFERENCE[best], np.take_along_axis(pay, best[None], axis=0)[0]
+
     def job_options(self, idx: np.ndarray, dest: np.ndarray, market: Market) -> tuple[np.ndarray, np.ndarray]:
-        """Best job a worker could hold at `dest` [agent, loc]: (status, monthly net income)."""
-        m = self.m
-        w, loc, tl, t = m.workers, m.locations, m.timeline, market.day
-        tax = m.behaviour.taxes
-        wage = w.wage[idx][:, None].astype(np.float64)
-        penalty = tl.penalty_tax[t]
-        remote_ok = w.remote[idx][:, None] & np.ones_like(dest, dtype=bool)
-        remote = np.where(remote_ok, wage * (1.0 - penalty), 0.0)
-        grey = np.where(remote_ok & w.grey_ok[idx][:, None] & (penalty > 0), wage * (1.0 - tax.grey_discount), 0.0)
-        factor = m.local_wage_factor[w.segment[idx]][:, None]
-        foreign = loc.wage_local[dest] * factor * (1.0 - loc.income_tax_it[dest]) * loc.job_finding[dest]
-        firm = w.firm[idx]
-        firm_loc = np.where(firm >= 0, m.firms.location[np.maximum(firm, 0)], HOME)[:, None]
-        relocated = np.where(
-            (firm_loc == dest) & (dest != HOME), wage * (1.0 - loc.income_tax_it[dest]) / (1.0 - tax.income_tax), 0.0
-        )
-        floor = np.full_like(foreign, 0.0)
-        options = np.stack([remote, foreign, relocated, floor, grey])
-        codes = np.array([REMOTE_RU, FOREIGN, RELOCATED, NO_WORK, GREY], dtype=np.int8)
-        best = options.argmax(axis=0)
-        income = np.take_along_axis(options, best[None], axis=0)[0]
-        return np.where(income > 0, codes[best], NO_WORK), income  # a job that pays nothing is no job
+        """Best job a worker could hold at `dest` [agent, loc]: (status, monthly net income), a local job at its
+        expected pay (times the chance of finding one)."""
+        pay = self.pay_by_job(idx, dest, market)
+        pay[FOREIGN] *= self.locations.job_finding[dest]
+        status, income = self.best_paid(pay, self.jobs_open(idx, dest, True, market))
+        return np.where(income > 0, status, NO_WORK), income  # a job that pays nothing is no job
 
     def take_job(self, idx: np.ndarray, dest: np.ndarray, found: np.ndarray, market: Market) -> np.ndarray:
         """The job a worker takes at `dest` (abroad): the best-paid open to them, a local one only if `found`."""
-        m = self.m
-        w, t = m.workers, market.day
-        firm = w.firm[idx]
-        firm_loc = np.where(firm >= 0, m.firms.location[np.maximum(firm, 0)], HOME)
-        remote = w.remote[idx]
-        codes = np.array([REMOTE_RU, FOREIGN, RELOCATED, NO_WORK, GREY], dtype=np.int8)  # preference on equal pay
-        open_to = np.stack(
-            [
-                remote,
-                found,
-                (firm_loc == dest) & (dest != HOME),
-                np.ones(len(idx), dtype=bool),
-                remote & w.grey_ok[idx] & (m.timeline.penalty_tax[t] > 0),
-            ]
-        )
-        pay = self.pay_by_job(idx, dest, market)[codes]
-        best = np.where(open_to, pay, -np.inf).argmax(axis=0)
-        return codes[best]
-
-    def pay_by_job(self, idx: np.ndarray, loc: np.ndarray, market: Market) -> np.ndarray:
-        """[job status, agent]: monthly net pay abroad at `loc` in each job status (0 at home, without work)."""
-        m = self.m
-        w, locs, tl, t = m.workers, m.locations, m.timeline, market.day
-        tax = m.behaviour.taxes
-        wage = w.wage[idx].astype(np.float64)
-        factor = m.local_wage_factor[w.segment[idx]]
-        local_tax = locs.income_tax_it[loc]
-        pay = np.zeros((len(JOB_STATUS), len(idx)))
-        pay[REMOTE_RU] = wage * (1.0 - tl.penalty_tax[t])
-        pay[GREY] = wage * (1.0 - tax.grey_discount)
-        pay[RELOCATED] = wage * (1.0 - local_tax) / (1.0 - tax.income_tax)
-        pay[FOREIGN] = locs.wage_local[loc] * factor * (1.0 - local_tax)
-        return pay
+        return self.best_paid(self.pay_by_job(idx, dest, market), self.jobs_open(idx, dest, found, market))[0]
 
     def job_income(self, idx: np.ndarray, loc: np.ndarray, job: np.ndarray, market: Market) -> np.ndarray:
         """Monthly net income today of workers abroad in their current job."""
         return self.pay_by_job(idx, loc, market)[job, np.arange(len(idx))]
 
     def home_income(self, idx: np.ndarray, market: Market) -> np.ndarray:
-        m = self.m
-        w = m.workers
-        firm = w.firm[idx]
-        exposure = np.where(firm >= 0, m.firms.exposure[np.maximum(firm, 0)], 0.0)
-        loss = m.firms_spec.sanctions_income_loss * exposure * m.timeline.sanctions[market.day]
-        return w.wage[idx] * (1.0 - loss)
+        exposure = self._employer(idx, self.firms.exposure, 0.0)
+        loss = self.firms_spec.sanctions_income_loss * exposure * self.timeline.sanctions[market.day]
+        return self.workers.wage[idx] * (1.0 - loss)
 
     def utilities(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """[agent, location]: systematic utility of being there tomorrow."""
-        m = self.m
-        u, w, loc, tl, t = m.behaviour.utility, m.workers, m.locations, m.timeline, market.day
+        u, w, loc, tl, t = self.behaviour.utility, self.workers, self.locations, self.timeline, market.day
         n, n_loc = len(idx), len(loc)
         dest = np.broadcast_to(np.arange(n_loc)[None, :], (n, n_loc))
         here = w.location[idx].astype(int)
@@ -221,9 +266,8 @@ class Rules:
         _, income = self.job_options(idx, dest, market)
         income[:, HOME] = self.home_income(idx, market)
         is_it = (w.segment[idx] == IT)[:, None]
-        firm = w.firm[idx]
-        accredited = np.where(firm >= 0, m.firms.accredited[np.maximum(firm, 0)], False)
-        firm_loc = np.where(firm >= 0, m.firms.location[np.maximum(firm, 0)], HOME)
+        accredited = self._employer(idx, self.firms.accredited, False)
+        firm_loc = self._employer(idx, self.firms.location, HOME)
         incentive = np.where(abroad, loc.it_incentive[None, :] + tl.incentive[t][None, :], 0.0)
         incentive[:, HOME] = accredited * tl.it_tax_break[t]
         mobilisation = w.reservist[idx] * tl.mobilisation[t] * (1.0 - w.deferrable[idx] * tl.deferment[t])
@@ -264,13 +308,34 @@ class Rules:
 
     def settled(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """How settled workers are where they live: 0 on arrival, 1 after `settle_days` (abroad only)."""
-        days = market.day - self.m.workers.arrived[idx]
-        return np.clip(days / self.m.behaviour.utility.settle_days, 0.0, 1.0)
+        days = market.day - self.workers.arrived[idx]
+        return np.clip(days / self.behaviour.utility.settle_days, 0.0, 1.0)
 
     # 4. Choice ----------------------------------------------------------------
     def choose(self, idx: np.ndarray, market: Market, exit_stopped: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """Where each considering worker wants to be tomorrow."""
-        scale = self.m.behaviour.utility.scale
+        scale = self.behaviour.utility.scale
         v = self.utilities(idx, market) + scale * noise
         v[~self.feasible(idx, market, exit_stopped)] = -np.inf
         return v.argmax(axis=1)
+
+    # 5. Firms -----------------------------------------------------------------
+    def firm_relocation_hazard(self, at_home: np.ndarray, market: Market) -> np.ndarray:
+        """Daily hazard that the firms `at_home` (still in Russia) relocate."""
+        firms, tl, t = self.firms, self.timeline, market.day
+        pressure = tl.sanctions[t] + tl.alarm[t]
+        if pressure <= 0 or self.firms_spec.relocation_hazard <= 0:
+            return np.zeros(len(at_home))
+        return self.firms_spec.relocation_hazard * firms.exposure[at_home] * firms.international[at_home] * pressure
+
+    def firm_destinations(self, market: Market) -> np.ndarray:
+        """[loc] systematic utility of a place for a relocating firm; -inf where it cannot go."""
+        u, loc, tl, t = self.behaviour.utility, self.locations, self.timeline, market.day
+        value = (
+            u.incentives * (loc.it_incentive + tl.incentive[t])
+            + u.banking * loc.banking
+            + u.diaspora * np.log1p(market.russians / DIASPORA_UNIT)
+            - u.wary * loc.wary
+            + u.income * np.log(1.0 - loc.income_tax_it + 1e-9)
+        )
+        return np.where(loc.closed | tl.entry_ban[t] | (np.arange(len(loc)) == HOME), -np.inf, value)

@@ -16,9 +16,9 @@ from typing import Any
 import mesa
 import numpy as np
 
-from exodus.model.decision import DAYS_PER_MONTH, Market, Rules
+from exodus.model.decision import DAYS_PER_MONTH, Market, Rules, State
 from exodus.model.locations import AIR, HOME, LAND, build_locations, build_routes
-from exodus.model.outputs import TAX_TERMS, Tally
+from exodus.model.outputs import TAX_COLLECTED, TAX_TERMS, Tally, TaxTerm
 from exodus.model.policy import compile_timeline
 from exodus.model.population import (
     AT_HOME,
@@ -106,15 +106,13 @@ class RelocationModel(mesa.Model):
         self.seed = seed
         self.scale = scale
         self.behaviour = scenario.behaviour
-        self.firms_spec = scenario.firms
-        self.segment_specs = [scenario.population[s] for s in SEGMENTS]
-        self.local_wage_factor = np.array([spec.local_wage_factor for spec in self.segment_specs])
+        self.local_wage_factor = np.array([scenario.population[s].local_wage_factor for s in SEGMENTS])
         self.locations = build_locations(scenario)
         self.codes = self.locations.codes
         self.routes = build_routes(scenario, self.codes)
         self.timeline = compile_timeline(scenario, self.codes)
         self.workers, self.firms = build_population(scenario, scale, seed, self.codes)
-        self.rules = rules(self)
+        self.rules = rules(State.of(self))
         self.day = 0
         self.running = True
         self._streams = {
@@ -132,36 +130,19 @@ class RelocationModel(mesa.Model):
                 "firms.offer",
             )
         }
-        self._set_up_static_terms()
+        self.workers.threshold[:] = self._streams["consider"].exponential(np.arange(len(self.workers)), 0)
+        self.firm_start = np.concatenate([[0], np.cumsum(self.firms.size)])  # a firm's staff: its range of workers
         self._set_up_counters()
         self.tally = Tally(scenario.days, len(self.locations), len(self.routes))
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
 
     # set-up ----------------------------------------------------------------
-    def _set_up_static_terms(self) -> None:
-        """Parts of the hazard that do not change day to day."""
-        w, hz = self.workers, self.behaviour.hazard
-        base = np.where(w.segment == IT, hz.base_it, hz.base_other)
-        self._propensity_static = (
-            base * np.exp(hz.intention * w.intention) * w.risk_aversion ** (-hz.risk_aversion)
-        ).astype(np.float32)
-        self.propensity = self._propensity_static.copy()  # zero while abroad or queued
-        # risk class: 2 x mobilisation class (0 not liable, 1 liable, 2 liable but deferrable) + opposed
-        mob = np.where(w.reservist, np.where(w.deferrable, 2, 1), 0)
-        self.risk_class = (2 * mob + w.opposed).astype(np.int8)
-        n_circles = int(w.circle.max()) + 1
-        self.circle_exposure = np.zeros(n_circles)
-        it = w.segment == IT
-        self.circle_exposure[w.circle[it]] = self.firms.exposure[w.firm[it]]
-        w.threshold[:] = self._streams["consider"].exponential(np.arange(len(w)), 0)
-        self.firm_start = np.concatenate([[0], np.cumsum(self.firms.size)])
-
     def _set_up_counters(self) -> None:
         w = self.workers
         n_loc = len(self.locations)
         self.stock = np.zeros((n_loc, len(SEGMENTS)), dtype=np.int64)
         self.stock[HOME] = np.bincount(w.segment, minlength=len(SEGMENTS))
-        n_circles = len(self.circle_exposure)
+        n_circles = int(w.circle.max()) + 1
         self.circle_size = np.bincount(w.circle, minlength=n_circles).astype(np.float64)
         self.circle_at = np.zeros((n_circles, n_loc), dtype=np.int64)
         self.circle_at[:, HOME] = self.circle_size.astype(np.int64)
@@ -200,9 +181,9 @@ class RelocationModel(mesa.Model):
             reporters[f"jobs_{status}"] = lambda m, k=k: int(
                 m.tally.jobs[m.day - 1, :, k] @ m.workers.persons_per_agent
             )
-        for k, term in enumerate(TAX_TERMS):
-            reporters[f"tax_{term}_usd"] = lambda m, k=k: float(m.tally.tax[m.day - 1, :, k].sum())
-        reporters["tax_abroad_usd"] = lambda m: float(m.tally.tax_abroad[m.day - 1, :, :3].sum())
+        for term, name in zip(TaxTerm, TAX_TERMS, strict=True):
+            reporters[f"tax_{name}_usd"] = lambda m, k=term: float(m.tally.tax[m.day - 1, :, k].sum())
+        reporters["tax_abroad_usd"] = lambda m: float(m.tally.tax_abroad[m.day - 1, :, TAX_COLLECTED].sum())
         return reporters
 
     def _persons_today(self, table: np.ndarray, j: int) -> int:
@@ -286,25 +267,16 @@ class RelocationModel(mesa.Model):
     # firms ---------------------------------------------------------------------
     def _firms_relocate(self, t: int, market: Market) -> np.ndarray:
         """Firms exposed to sanctions move an office or the whole firm; returns workers offered to follow."""
-        firms, spec, tl, loc = self.firms, self.firms_spec, self.timeline, self.locations
+        firms, spec = self.firms, self.scenario.firms
         at_home = np.flatnonzero(firms.location == HOME)
-        pressure = tl.sanctions[t] + tl.alarm[t]
-        if len(at_home) == 0 or pressure <= 0 or spec.relocation_hazard <= 0:
+        hazard = self.rules.firm_relocation_hazard(at_home, market)
+        if len(at_home) == 0 or not hazard.any():
             return np.empty(0, dtype=np.int64)
-        hazard = spec.relocation_hazard * firms.exposure[at_home] * firms.international[at_home] * pressure
         moving = at_home[self._streams["firms.relocate"].uniform(at_home, t) < hazard]
         if len(moving) == 0:
             return np.empty(0, dtype=np.int64)
-        u = self.behaviour.utility
-        value = (
-            u.incentives * (loc.it_incentive + tl.incentive[t])
-            + u.banking * loc.banking
-            + u.diaspora * np.log1p(market.russians / 1e4)
-            - u.wary * loc.wary
-            + u.income * np.log(1.0 - loc.income_tax_it + 1e-9)
-        )
-        value = np.where(loc.closed | tl.entry_ban[t] | (np.arange(len(loc)) == HOME), -np.inf, value)
-        noise = self._streams["firms.choice"].gumbel(moving, t, len(loc))
+        value = self.rules.firm_destinations(market)
+        noise = self._streams["firms.choice"].gumbel(moving, t, len(self.locations))
         dest = (value[None, :] + noise).argmax(axis=1)
         firms.location[moving] = dest
         firms.relocated_on[moving] = t
@@ -350,7 +322,6 @@ class RelocationModel(mesa.Model):
             joiners = idx[queued & (route == r)]
             self.queues[r].append(joiners)
             w.queued[joiners] = r
-            self.propensity[joiners] = 0.0
         flying = ~queued
         self._air_demand = float(w.persons_per_agent[w.segment[idx[flying & (self.routes.mode[route] == AIR)]]].sum())
         self._move(idx[flying], dest[flying], t, market)
@@ -365,7 +336,6 @@ class RelocationModel(mesa.Model):
                 turned_back = np.concatenate(list(queue))  # the border shut on them: they stay home
                 queue.clear()
                 w.queued[turned_back] = -1
-                self.propensity[turned_back] = self._propensity_static[turned_back]
             # Unused capacity carries over while people wait, so an agent standing for more persons
             # than a day's capacity crosses after enough days instead of blocking the queue.
             room = routes.capacity[r] + self._border_credit[r]
@@ -386,9 +356,7 @@ class RelocationModel(mesa.Model):
             if crossing:
                 idx = np.concatenate(crossing)
                 w.queued[idx] = -1
-                stopped = self._exit_stopped(idx, t)
-                self.propensity[idx[stopped]] = self._propensity_static[idx[stopped]]
-                idx = idx[~stopped]
+                idx = idx[~self._exit_stopped(idx, t)]  # those stopped stay home
                 self._move(idx, np.full(len(idx), routes.destination[r]), t, market)
             self.tally.queue[t, r] = round(self._queue_persons(r))
 
@@ -487,8 +455,6 @@ class RelocationModel(mesa.Model):
         term = np.where(resident & ~with_firm, loc.permit_days[dest], 0)  # a permit on arrival runs its term too
         deadline = np.where(~w.resident[idx] & (limit > 0), t + limit, np.where(term > 0, t + term, NEVER))
         w.deadline[idx] = np.where(dest != HOME, deadline, NEVER).astype(np.int32)
-        home = dest == HOME
-        self.propensity[idx] = np.where(home, self._propensity_static[idx], 0.0)
 
     def _search_for_work(self, abroad: np.ndarray, t: int, market: Market) -> None:
         """Abroad, those without work and remote workers whose pay a penalty tax cuts look for a local or
@@ -553,17 +519,17 @@ class RelocationModel(mesa.Model):
         at_home, remote = base[:, AT_HOME], base[:, REMOTE_RU]
         full = taxes.income_tax + premiums
         abroad = self.tally.tax_abroad[t]  # paid (or lost) by people abroad; the rest by people at home
-        abroad[:, 0] = remote * remote_rate
-        abroad[:, 1] = remote * premiums
+        abroad[:, TaxTerm.INCOME_TAX] = remote * remote_rate
+        abroad[:, TaxTerm.INSURANCE_PREMIUMS] = remote * premiums
         # the penalty is taken from the pay the worker receives (after income tax; see Rules.pay_by_job),
         # so it is booked on that, not on the gross wage
-        abroad[:, 2] = remote * (1.0 - taxes.income_tax) * tl.penalty_tax[t]
-        abroad[:, 3] = base[:, GREY] * full
-        abroad[:, 4] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
-        abroad[:, 5] = base[:, NO_WORK] * full
+        abroad[:, TaxTerm.PENALTY_TAX] = remote * (1.0 - taxes.income_tax) * tl.penalty_tax[t]
+        abroad[:, TaxTerm.LOST_TO_GREY_PAY] = base[:, GREY] * full
+        abroad[:, TaxTerm.LOST_TO_FOREIGN_EMPLOYERS] = (base[:, FOREIGN] + base[:, RELOCATED]) * full
+        abroad[:, TaxTerm.LOST_TO_NO_WORK] = base[:, NO_WORK] * full
         self.tally.tax[t] = abroad
-        self.tally.tax[t, :, 0] += at_home * taxes.income_tax
-        self.tally.tax[t, :, 1] += at_home * premiums
+        self.tally.tax[t, :, TaxTerm.INCOME_TAX] += at_home * taxes.income_tax
+        self.tally.tax[t, :, TaxTerm.INSURANCE_PREMIUMS] += at_home * premiums
 
     # results -------------------------------------------------------------------
     def dates(self) -> list[str]:

@@ -10,19 +10,31 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 import numpy as np
 
 from exodus.model.population import JOB_STATUS, SEGMENTS
 
-TAX_TERMS = (
-    "income_tax",
-    "insurance_premiums",
-    "penalty_tax",
-    "lost_to_grey_pay",
-    "lost_to_foreign_employers",
-    "lost_to_no_work",
-)
+
+class TaxTerm(IntEnum):
+    """Russia's tax terms, the last axis of `Tally.tax`: index it by name (`tax[..., TaxTerm.PENALTY_TAX]`).
+
+    What Russia collects comes first, then what it loses (taxes it would have had, were the workers paid at
+    home), from `LOST_TO_GREY_PAY` on: a term added before it counts as collected, one after it as lost.
+    """
+
+    INCOME_TAX = 0
+    INSURANCE_PREMIUMS = 1
+    PENALTY_TAX = 2
+    LOST_TO_GREY_PAY = 3
+    LOST_TO_FOREIGN_EMPLOYERS = 4
+    LOST_TO_NO_WORK = 5
+
+
+TAX_TERMS = tuple(term.name.lower() for term in TaxTerm)  # the names in the tables and reporters
+TAX_COLLECTED = slice(TaxTerm.INCOME_TAX, TaxTerm.LOST_TO_GREY_PAY)  # income tax, premiums and penalty tax
+TAX_LOST = slice(TaxTerm.LOST_TO_GREY_PAY, len(TaxTerm))  # lost to grey pay, foreign employers and no work
 
 
 @dataclass

@@ -6,31 +6,19 @@ place, with scalar math written after the model description (the docstring
 of `model/decision.py`), not after the vectorised code. Fed the same state
 and the same random numbers, the two must agree; where they do not, one of
 them has drifted from the description.
-
-Where the vectorised rules knowingly deviate from the description, the
-deviation is named in `QUIRKS`; a subclass that lists it in `quirks`
-reproduces it, so everything else can still be compared exactly.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any
 
 import numpy as np
 
-from exodus.model.decision import DAYS_PER_MONTH, DIASPORA_UNIT, Market, Rules
+from exodus.model.decision import DAYS_PER_MONTH, DIASPORA_UNIT, Market, Rules, State
 from exodus.model.locations import ENTRY_KINDS, HOME
 from exodus.model.population import FOREIGN, GREY, IT, NO_WORK, RELOCATED, REMOTE_RU
-
-if TYPE_CHECKING:
-    from exodus.model.model import RelocationModel
-
-# Deviations of model.decision.Rules from the description (see tests/test_reference.py).
-NOWHERE_MEANS_RUSSIA = "nowhere_to_go_means_russia"  # nothing reachable: argmax of all -inf picks Russia
-NO_PAY_COUNTS_AS_LOST = "no_pay_counts_as_lost"  # came without pay: 'pay lost since arrival' is 100 %
-QUIRKS = frozenset({NOWHERE_MEANS_RUSSIA, NO_PAY_COUNTS_AS_LOST})
 
 
 @dataclass(frozen=True)
@@ -93,24 +81,26 @@ class Worker:
 
 @dataclass(frozen=True)
 class Today:
-    """Policy levers and market conditions of one day, as plain Python values."""
+    """Policy levers and market conditions of one day, as plain Python values.
+
+    Every lever of the timeline is an attribute (`day.penalty_tax`, `day.entry_ban`): a number, or a list by
+    location for the levers that act on places.
+    """
 
     day: int
-    alarm: float
-    mobilisation: float
-    deferment: float
-    repression: float
-    sanctions: float
-    penalty_tax: float
-    it_tax_break: float
-    entry_ban: list[bool]
-    incentive: list[float]
+    levers: dict[str, Any]
     cost_of_living: list[float]
     russians: list[float]
     route: list[list[int]]
     trip_cost: list[list[float]]
     wait: list[list[float]]
     circle_share: list[list[float]]
+
+    def __getattr__(self, name: str) -> Any:
+        levers = self.__dict__.get("levers", {})
+        if name not in levers:
+            raise AttributeError(f"no lever {name!r} today")
+        return levers[name]
 
 
 # Worker fields read as they are from the model's arrays, in field order.
@@ -124,11 +114,9 @@ def clamp01(x: float) -> float:
 class ReferenceRules(Rules):
     """The decision rule, one worker and one place at a time (slow, for tests and benchmarks)."""
 
-    quirks: ClassVar[frozenset[str]] = frozenset()
-
-    def __init__(self, model: RelocationModel) -> None:
-        super().__init__(model)
-        loc = model.locations
+    def __init__(self, state: State) -> None:
+        super().__init__(state)
+        loc = state.locations
         self.places = [
             Place(
                 index=j,
@@ -147,19 +135,10 @@ class ReferenceRules(Rules):
             for j in range(len(loc))
         ]
 
-    @classmethod
-    def with_quirks(cls, *names: str) -> type[ReferenceRules]:
-        """A subclass reproducing the named deviations of the vectorised rules."""
-        unknown = set(names) - QUIRKS
-        if unknown:
-            raise ValueError(f"unknown quirks {sorted(unknown)}; known: {sorted(QUIRKS)}")
-        return type(f"{cls.__name__}With{len(names)}Quirks", (cls,), {"quirks": frozenset(names)})
-
     # reading the model's arrays ------------------------------------------------
     def workers_at(self, idx: np.ndarray) -> list[Worker]:
         """The workers `idx` as objects, read from the model's arrays as they are now."""
-        m = self.m
-        w, firms = m.workers, m.firms
+        w, firms = self.workers, self.firms
         idx = np.asarray(idx, dtype=np.int64)
         employers = [
             Employer(place, exposure, accredited)
@@ -167,7 +146,7 @@ class ReferenceRules(Rules):
                 firms.location.tolist(), firms.exposure.tolist(), firms.accredited.tolist(), strict=True
             )
         ]
-        factor = [s.local_wage_factor for s in m.segment_specs]
+        factor = self.local_wage_factor.tolist()
         columns = [getattr(w, name)[idx].tolist() for name in ("segment", *_COPIED, "firm")]
         return [
             Worker(i, seg == IT, factor[seg], *copied, employer=employers[firm] if firm >= 0 else None)
@@ -175,18 +154,10 @@ class ReferenceRules(Rules):
         ]
 
     def today(self, market: Market) -> Today:
-        tl, t = self.m.timeline, market.day
+        tl, t = self.timeline, market.day
         return Today(
             day=int(t),
-            alarm=float(tl.alarm[t]),
-            mobilisation=float(tl.mobilisation[t]),
-            deferment=float(tl.deferment[t]),
-            repression=float(tl.repression[t]),
-            sanctions=float(tl.sanctions[t]),
-            penalty_tax=float(tl.penalty_tax[t]),
-            it_tax_break=float(tl.it_tax_break[t]),
-            entry_ban=tl.entry_ban[t].tolist(),
-            incentive=tl.incentive[t].tolist(),
+            levers={name: lever[t].tolist() for name, lever in tl.levers.items()},
             cost_of_living=market.cost_of_living.tolist(),
             russians=np.asarray(market.russians, dtype=float).tolist(),
             route=market.route.tolist(),
@@ -205,7 +176,7 @@ class ReferenceRules(Rules):
     def hazard_at_home(self, w: Worker, day: Today) -> float:
         if w.location != HOME or w.queued >= 0:
             return 0.0  # abroad, or already waiting at a land border
-        hz = self.m.behaviour.hazard
+        hz = self.behaviour.hazard
         base = hz.base_it if w.it else hz.base_other
         exposure = w.employer.exposure if w.employer is not None else 0.0
         circle_abroad = 1.0 - day.circle_share[w.circle][HOME]
@@ -220,16 +191,12 @@ class ReferenceRules(Rules):
         return base * math.exp(drive) * w.risk_aversion ** (-hz.risk_aversion)
 
     def hazard_abroad(self, w: Worker, day: Today) -> float:
-        hz = self.m.behaviour.hazard
+        hz = self.behaviour.hazard
         net = self.pay(w, w.location, w.job, day)
         living = day.cost_of_living[w.location]
         strain = clamp01((living - net) / living)  # share of living costs the pay does not cover
-        if w.income > 0:
-            fallen = clamp01(1.0 - net / w.income)  # share of the pay they came with that is gone
-        elif NO_PAY_COUNTS_AS_LOST in self.quirks:
-            fallen = clamp01(1.0 - net)  # as Rules: net / max(income, 1)
-        else:
-            fallen = 0.0  # came without pay: none to lose
+        # the share of the pay they came with that is gone; none to lose if they came without
+        fallen = clamp01(1.0 - net / w.income) if w.income > 0 else 0.0
         broke = 1.0 if self.savings_today(w, day) <= 0 else 0.0
         alarm = hz.alarm if hz.alarm_abroad is None else hz.alarm_abroad  # the news shakes those abroad too
         in_transit = self.places[w.location].stepping_stone and day.day - w.arrived < hz.transit_days
@@ -269,24 +236,33 @@ class ReferenceRules(Rules):
 
     def reachable(self, w: Worker, day: Today, stopped: bool) -> list[bool]:
         ok = [self.can_be_there(w, place, day, stopped) for place in self.places]
-        if not any(ok) and NOWHERE_MEANS_RUSSIA not in self.quirks:
+        if not any(ok):
             ok[w.location] = True  # nowhere to go: they overstay where they are
         return ok
 
     # 3. Utility ---------------------------------------------------------------
-    def best_job(self, w: Worker, there: int, day: Today) -> tuple[int, float]:
-        """The best-paid job open to them at `there` (a local job at its expected pay)."""
-        place, taxes = self.places[there], self.m.behaviour.taxes
-        options: list[tuple[int, float]] = []  # in order of preference on equal pay
+    def jobs_open(self, w: Worker, there: int, day: Today, found: bool) -> list[int]:
+        """The jobs open to them at `there`, in order of preference on equal pay; a local one if `found`."""
+        open_to = []
         if w.remote:
-            options.append((REMOTE_RU, w.wage * (1.0 - day.penalty_tax)))
-        local = w.local_wage_factor * place.wage_local * (1.0 - place.income_tax_it) * place.job_finding
-        options.append((FOREIGN, local))
+            open_to.append(REMOTE_RU)
+        if found:
+            open_to.append(FOREIGN)
         if w.employer is not None and w.employer.location == there and there != HOME:
-            options.append((RELOCATED, w.wage * (1.0 - place.income_tax_it) / (1.0 - taxes.income_tax)))
-        options.append((NO_WORK, 0.0))
+            open_to.append(RELOCATED)
+        open_to.append(NO_WORK)
         if w.remote and w.grey_ok and day.penalty_tax > 0:
-            options.append((GREY, w.wage * (1.0 - taxes.grey_discount)))
+            open_to.append(GREY)
+        return open_to
+
+    def best_job(self, w: Worker, there: int, day: Today) -> tuple[int, float]:
+        """The best-paid job open to them at `there`, a local job at its expected pay (if they find one)."""
+        finding = self.places[there].job_finding
+
+        def expected(job: int) -> float:
+            return self.pay(w, there, job, day) * (finding if job == FOREIGN else 1.0)
+
+        options = [(job, expected(job)) for job in self.jobs_open(w, there, day, found=True)]
         status, income = max(options, key=lambda option: option[1])  # the first of equals
         if income <= 0:
             return NO_WORK, 0.0  # a job that pays nothing is no job
@@ -300,21 +276,12 @@ class ReferenceRules(Rules):
 
     def job_taken(self, w: Worker, there: int, found: bool, day: Today) -> int:
         """The best-paid job open to them at `there`; a local one only if their search found one."""
-        open_to = []  # in order of preference on equal pay
-        if w.remote:
-            open_to.append(REMOTE_RU)
-        if found:
-            open_to.append(FOREIGN)
-        if w.employer is not None and w.employer.location == there and there != HOME:
-            open_to.append(RELOCATED)
-        open_to.append(NO_WORK)
-        if w.remote and w.grey_ok and day.penalty_tax > 0:
-            open_to.append(GREY)
+        open_to = self.jobs_open(w, there, day, found)
         return max(open_to, key=lambda job: self.pay(w, there, job, day))  # the first of equals
 
     def pay(self, w: Worker, there: int, job: int, day: Today) -> float:
         """Monthly net pay abroad in a given job."""
-        place, taxes = self.places[there], self.m.behaviour.taxes
+        place, taxes = self.places[there], self.behaviour.taxes
         if job == REMOTE_RU:
             return w.wage * (1.0 - day.penalty_tax)
         if job == GREY:
@@ -328,11 +295,11 @@ class ReferenceRules(Rules):
     def pay_at_home(self, w: Worker, day: Today) -> float:
         """The wage, less what sanctions on the employer cost."""
         exposure = w.employer.exposure if w.employer is not None else 0.0
-        return w.wage * (1.0 - self.m.firms_spec.sanctions_income_loss * exposure * day.sanctions)
+        return w.wage * (1.0 - self.firms_spec.sanctions_income_loss * exposure * day.sanctions)
 
     def value(self, w: Worker, place: Place, day: Today) -> float:
         """Systematic utility of being at `place` tomorrow."""
-        u = self.m.behaviour.utility
+        u = self.behaviour.utility
         there, here = place.index, w.location
         abroad = there != HOME
         income = self.best_job(w, there, day)[1] if abroad else self.pay_at_home(w, day)
@@ -377,9 +344,8 @@ class ReferenceRules(Rules):
     # 4. Choice ----------------------------------------------------------------
     def best_place(self, w: Worker, day: Today, stopped: bool, noise: list[float]) -> int:
         ok = self.reachable(w, day, stopped)
-        scale = self.m.behaviour.utility.scale
-        best, best_value = HOME, -math.inf  # HOME only if nothing is reachable (NOWHERE_MEANS_RUSSIA)
-        found = False
+        scale = self.behaviour.utility.scale
+        best, best_value, found = w.location, -math.inf, False  # `reachable` leaves one place at least
         for place in self.places:
             if not ok[place.index]:
                 continue
@@ -391,7 +357,7 @@ class ReferenceRules(Rules):
     # the Rules interface ------------------------------------------------------
     def home_hazard(self, market: Market) -> np.ndarray:
         day = self.today(market)
-        everyone = self.workers_at(np.arange(len(self.m.workers)))
+        everyone = self.workers_at(np.arange(len(self.workers)))
         return np.array([self.hazard_at_home(w, day) for w in everyone], dtype=np.float32)
 
     def abroad_hazard(self, idx: np.ndarray, market: Market) -> np.ndarray:

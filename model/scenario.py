@@ -17,13 +17,15 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from exodus.model.files import field_errors, read_toml
+from exodus.model.policy import POLICY_KINDS
 
 ISO_CODE = r"^[A-Z]{2}$"
 Segment = Literal["it", "other"]
@@ -169,32 +171,10 @@ class RouteSpec(_Strict):
         return self
 
 
-PolicyKind = Literal[
-    "shock",
-    "mobilisation",
-    "it_deferment",
-    "it_tax_break",
-    "sanctions",
-    "airspace_closed",
-    "entry_ban",
-    "border_closed",
-    "exit_ban_military_age",
-    "penalty_tax",
-    "remote_work_tax",
-    "stay_limit",
-    "destination_incentive",
-    "repression",
-]
-# Kinds that act on places: they need `locations`. The others act on Russia as a whole and must not have any.
-LOCATION_KINDS = frozenset({"airspace_closed", "entry_ban", "border_closed", "stay_limit", "destination_incentive"})
-# The range of `level` by kind: taxes and shares in [0, 1]; intensities, weights and days at least 0.
-SHARE_KINDS = frozenset({"penalty_tax", "remote_work_tax", "it_deferment", "exit_ban_military_age"})
-
-
 class PolicyEvent(_Strict):
     """A dated change in the world; `until` ends it (exclusive)."""
 
-    kind: PolicyKind
+    kind: str = Field(description="one of the registered kinds (exodus.model.policy.POLICY_KINDS)")
     date: dt.date
     until: dt.date | None = None
     enabled: bool = True
@@ -204,20 +184,32 @@ class PolicyEvent(_Strict):
     source: str = ""
     note: str = ""
 
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        if kind not in POLICY_KINDS:
+            *others, last = (repr(k) for k in POLICY_KINDS)
+            raise ValueError(f"Input should be {', '.join(others)} or {last}")
+        return kind
+
     @model_validator(mode="after")
     def _until_after_date(self) -> PolicyEvent:
         if self.until is not None and self.until <= self.date:
             raise ValueError(f"until ({self.until}) must come after date ({self.date})")
-        if self.kind in LOCATION_KINDS and not self.locations:
+        kind = POLICY_KINDS[self.kind]
+        if kind.per_location and not self.locations:
             raise ValueError(f"locations: expected the places a {self.kind} event applies to, got none")
-        if self.kind not in LOCATION_KINDS and self.locations:
+        if not kind.per_location and self.locations:
             raise ValueError(
                 f"locations: a {self.kind} event applies to Russia as a whole; expected none, got {self.locations}"
             )
-        if self.kind in SHARE_KINDS and not 0 <= self.level <= 1:
-            raise ValueError(f"level: expected a rate or share between 0 and 1 for {self.kind}, got {self.level}")
-        if self.level < 0:
-            raise ValueError(f"level: expected a number >= 0 for {self.kind}, got {self.level}")
+        low, high = kind.bounds
+        if not low <= self.level <= high:
+            if kind.share:
+                shown = "a rate or share between 0 and 1"
+            else:
+                shown = f"a number >= {low:g}" if math.isinf(high) else f"a number between {low:g} and {high:g}"
+            raise ValueError(f"level: expected {shown} for {self.kind}, got {self.level}")
         return self
 
 

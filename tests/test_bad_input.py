@@ -202,9 +202,11 @@ def test_a_binary_targets_file_is_one_line(tmp_path: Path, content: bytes, words
 
 
 def test_a_target_with_nan_is_refused(tmp_path: Path) -> None:
-    lines = TARGETS.read_text(encoding="utf-8").splitlines()
+    header, first = list(csv.reader(TARGETS.open(newline="", encoding="utf-8")))[:2]
+    first[header.index("weight")] = "nan"  # by name: the first target's weight is not always 1.0
     path = tmp_path / "t.csv"
-    path.write_text(lines[0] + "\n" + lines[1].replace(",1.0,", ",nan,", 1) + "\n", encoding="utf-8")
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, first])
     with pytest.raises(TargetsError, match="field weight: expected a finite number"):
         load_targets(path)
 

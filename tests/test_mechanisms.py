@@ -20,6 +20,7 @@ from conftest import IT, Run, simulate
 
 from exodus.model import RelocationModel
 from exodus.model.locations import AIR, ENTRY_KINDS, HOME
+from exodus.model.outputs import TAX_LOST, TaxTerm
 from exodus.model.population import AT_HOME, FOREIGN, GREY, NO_WORK, RELOCATED, REMOTE_RU
 
 LONG = 480  # to mid-June 2023: past the KZ stay limit (2023-01-27) and the penalty tax (2023-03-01)
@@ -48,7 +49,7 @@ def persons_leaving_per_day(run: Run, start: str, end: str) -> float:
 
 
 def income_tax_per_day(run: Run, day: int) -> float:
-    return float(run.tally.tax[day, :, 0].sum())
+    return float(run.tally.tax[day, :, TaxTerm.INCOME_TAX].sum())
 
 
 # -- mobilisation ---------------------------------------------------------------------------------
@@ -321,9 +322,9 @@ def test_a_failed_job_search_does_not_cost_a_remote_job() -> None:
 def test_penalty_tax_is_collected_only_when_enacted(penalty: tuple[Run, Run]) -> None:
     base, taxed = penalty
     start = taxed.d("2023-03-01")
-    assert base.tally.tax[:, :, 2].sum() == 0
-    assert taxed.tally.tax[:start, :, 2].sum() == 0
-    assert taxed.tally.tax[start:, :, 2].sum() > 0
+    assert base.tally.tax[:, :, TaxTerm.PENALTY_TAX].sum() == 0
+    assert taxed.tally.tax[:start, :, TaxTerm.PENALTY_TAX].sum() == 0
+    assert taxed.tally.tax[start:, :, TaxTerm.PENALTY_TAX].sum() > 0
 
 
 # -- contacts, diaspora, shocks, repression, remote work, rents ---------------------------------------
@@ -409,6 +410,6 @@ def test_income_tax_take_falls_as_workers_leave() -> None:
     assert leave.leavers() > 10 * stay.leavers()
     assert income_tax_per_day(leave, last) < income_tax_per_day(stay, last)
     assert income_tax_per_day(leave, last) < income_tax_per_day(leave, 0)
-    lost = slice(3, 6)  # lost to grey pay, to foreign employers, to no work
+    lost = TAX_LOST  # lost to grey pay, to foreign employers, to no work
     assert leave.tally.tax[last, :, lost].sum() > 2 * stay.tally.tax[last, :, lost].sum()
     assert leave.tally.jobs[last, IT, AT_HOME] < stay.tally.jobs[last, IT, AT_HOME]

@@ -15,7 +15,7 @@ import pytest
 from conftest import SCENARIOS
 
 from exodus.model import RelocationModel
-from exodus.model.outputs import TAX_TERMS
+from exodus.model.outputs import TAX_COLLECTED, TAX_TERMS
 from exodus.model.population import JOB_STATUS
 
 SMALL = {"scenario": str(SCENARIOS / "baseline.toml"), "scale": 0.005, "scenario.days": 40}
@@ -64,7 +64,7 @@ def test_datacollector_has_dates_destinations_jobs_and_tax_in_persons() -> None:
     assert frame[[f"arrivals_{code}" for code in model.codes[1:]]].to_numpy().sum() == (
         frame["departures"].sum() + frame["onward"].sum()
     )
-    taxes = frame[[f"tax_{term}_usd" for term in TAX_TERMS[:3]]].sum(axis=1)
+    taxes = frame[[f"tax_{term}_usd" for term in TAX_TERMS[TAX_COLLECTED]]].sum(axis=1)
     assert (taxes > frame["tax_abroad_usd"]).all() and (frame["tax_abroad_usd"] > 0).all()
 
 

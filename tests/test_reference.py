@@ -8,11 +8,9 @@ the strongest form of "same expected outflow": per segment the cumulative
 departures from Russia differ by 0 in every seed, so their mean difference
 is 0 with a standard error of 0.
 
-Where `model.decision.Rules` deviates from the model description, the
-agreement tests run the reference with that deviation reproduced
-(`KNOWN_DEVIATIONS`), and a strict xfail test per deviation shows it. When
-the model is fixed, that xfail turns into a failure: drop the deviation
-from `KNOWN_DEVIATIONS` and the xfail marker together.
+The last tests pin the cases where the vectorised rules once deviated from
+the description (nowhere to go, no pay on arrival, no paying job): both
+engines now follow the description there too.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ import numpy as np
 import pytest
 
 from exodus.model import RelocationModel, load_scenario
-from exodus.model.decision import Market, Rules
+from exodus.model.decision import Market, Rules, State
 from exodus.model.locations import HOME
 from exodus.model.population import IT, NEVER, NO_WORK, OTHER, REMOTE_RU
 from exodus.model.reference import ReferenceRules
@@ -37,9 +35,6 @@ SCALE = 0.002  # 2,000 IT agents, 2,000 others
 RUN_SCALE = 0.001
 RUN_DAYS = 250  # to 2022-11-01: the first wave, the mobilisation and its end
 RTOL = 1e-5  # the vectorised hazards are float32
-
-KNOWN_DEVIATIONS: dict[str, str] = {}
-AsBuiltRules = ReferenceRules.with_quirks(*KNOWN_DEVIATIONS)
 
 # (scenario, date the rules are compared on, overrides)
 CASES = {
@@ -85,8 +80,8 @@ def stopped_at_exit(model: RelocationModel) -> np.ndarray:
     return model.workers.military_age & (everyone(model) % 2 == 0)
 
 
-def engines(model: RelocationModel, reference: type[ReferenceRules] = AsBuiltRules) -> tuple[Rules, ReferenceRules]:
-    return Rules(model), reference(model)
+def engines(model: RelocationModel, reference: type[ReferenceRules] = ReferenceRules) -> tuple[Rules, ReferenceRules]:
+    return Rules(State.of(model)), reference(State.of(model))
 
 
 # method by method, on a model's state ------------------------------------------
@@ -186,7 +181,7 @@ def test_whole_runs_are_identical(scenario: str, seed: int, overrides: dict[str,
     """Same seed, either engine: the same departures, stocks and jobs on every day."""
     runs = [
         build(scenario, seed=seed, scale=RUN_SCALE, rules=rules, **{"scenario.days": RUN_DAYS}, **overrides).run()
-        for rules in (Rules, AsBuiltRules)
+        for rules in (Rules, ReferenceRules)
     ]
     fast, slow = (run.tally for run in runs)
     assert fast.departures[:, HOME, IT].sum() > 50 and fast.departures[:, HOME, OTHER].sum() > 0
@@ -196,7 +191,7 @@ def test_whole_runs_are_identical(scenario: str, seed: int, overrides: dict[str,
     np.testing.assert_array_equal(runs[0].left, runs[1].left)
 
 
-# known deviations of the vectorised rules from the description -------------------
+# where the vectorised rules once deviated from the description -------------------
 def put_abroad(model: RelocationModel, i: int, code: str, *, job: int, income: float, deadline: int = NEVER) -> None:
     w = model.workers
     w.location[i], w.job[i], w.income[i], w.deadline[i] = model.codes.index(code), job, income, deadline
@@ -214,7 +209,7 @@ def test_nowhere_to_go_means_staying() -> None:
     i = int(np.flatnonzero(model.workers.segment == IT)[0])
     put_abroad(model, i, "ME", job=NO_WORK, income=0.0, deadline=model.day - 1)
     idx, noise = np.array([i]), np.zeros((1, len(model.locations)))
-    fast, slow = engines(model, ReferenceRules)
+    fast, slow = engines(model)
     assert slow.choose(idx, market, np.zeros(1, dtype=bool), noise)[0] == me
     np.testing.assert_array_equal(fast.choose(idx, market, np.zeros(1, dtype=bool), noise), [me])
 
@@ -224,7 +219,7 @@ def test_no_pay_on_arrival_is_no_pay_lost() -> None:
     market = market_of(model)
     i = int(np.flatnonzero(model.workers.segment == OTHER)[0])
     put_abroad(model, i, "GE", job=NO_WORK, income=0.0)
-    fast, slow = engines(model, ReferenceRules)
+    fast, slow = engines(model)
     idx = np.array([i])
     np.testing.assert_allclose(fast.abroad_hazard(idx, market), slow.abroad_hazard(idx, market), rtol=RTOL)
 
@@ -232,7 +227,7 @@ def test_no_pay_on_arrival_is_no_pay_lost() -> None:
 def test_no_paying_job_is_no_work() -> None:
     """Latent: no place in the baseline has job_finding 0, so no run above reaches this."""
     model = build(scale=0.0005, **{"scenario.days": 10, "locations.KG.job_finding": 0.0})
-    market, (fast, slow) = market_of(model), engines(model, ReferenceRules)
+    market, (fast, slow) = market_of(model), engines(model)
     idx = np.flatnonzero(~model.workers.remote)[:5]
     dest = np.full((len(idx), 1), model.codes.index("KG"))
     assert (slow.job_options(idx, dest, market)[0] == NO_WORK).all()

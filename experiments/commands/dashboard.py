@@ -34,11 +34,6 @@ def command(args: argparse.Namespace) -> list[str]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    try:
-        import solara  # noqa: F401
-    except ImportError:
-        print("exodus dashboard: error: solara is not installed (pip install solara)", file=sys.stderr)
-        return 2
     cmd = command(args)
     sys.stdout.flush()
     os.execv(cmd[0], cmd)  # solara replaces this process: one process to stop, and signals reach the server
