@@ -21,9 +21,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from exodus.model.files import field_errors, read_toml
+from exodus.model.files import field_errors, read_toml, refuse_flags
 
 ISO_CODE = r"^[A-Z]{2}$"
 Segment = Literal["it", "other"]
@@ -37,6 +37,7 @@ class _Strict(BaseModel):
     # allow_inf_nan=False: NaN or infinity in any number is refused ("Input should be a finite number"); no field of
     # a scenario means infinity
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    _no_flags = field_validator("*", mode="before")(classmethod(refuse_flags))  # true is not 1
 
 
 class Meta(_Strict):
@@ -429,6 +430,8 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     base_file = path.parent / parent
     if not base_file.exists():
         raise ScenarioError(f"{path}: field scenario.extends: expected an existing file, {base_file} not found")
+    if not base_file.is_file():
+        raise ScenarioError(f"{path}: field scenario.extends: expected a scenario file, {base_file} is a folder")
     base = read_raw(base_file, (*_seen, path))
     base_targets = base.get("scenario", {}).get("targets")
     if isinstance(base_targets, str) and not Path(base_targets).is_absolute():

@@ -20,7 +20,7 @@ import pytest
 from exodus.experiments.cli import main
 from exodus.experiments.outdir import OutputError, claim, leftovers, staged_dir
 from exodus.experiments.targets import Target, TargetsError, load_targets
-from exodus.model import RelocationModel, load_scenario
+from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.population import MEMORY_BUDGET_ENV, ScaleError, check_scale
 
 REPO = Path(__file__).resolve().parent.parent
@@ -202,9 +202,11 @@ def test_a_binary_targets_file_is_one_line(tmp_path: Path, content: bytes, words
 
 
 def test_a_target_with_nan_is_refused(tmp_path: Path) -> None:
-    lines = TARGETS.read_text(encoding="utf-8").splitlines()
+    header, first, *_ = csv.reader(TARGETS.open(newline="", encoding="utf-8"))
+    first[header.index("weight")] = "nan"  # whatever weight the first figure has now
     path = tmp_path / "t.csv"
-    path.write_text(lines[0] + "\n" + lines[1].replace(",1.0,", ",nan,", 1) + "\n", encoding="utf-8")
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, first])
     with pytest.raises(TargetsError, match="field weight: expected a finite number"):
         load_targets(path)
 
@@ -329,3 +331,54 @@ def test_a_swap_killed_half_way_gives_the_previous_results_back(tmp_path: Path) 
     with claim(out):
         assert (out / "run.json").read_text() == "{}"
     assert not old.exists() and not partial.exists()
+
+
+# -- found by the fuzz test (tests/test_fuzz_inputs.py) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extends", ["", "."])
+def test_a_scenario_extending_a_folder_names_the_field(tmp_path: Path, extends: str) -> None:
+    file = tmp_path / "s.toml"
+    file.write_text(f'[scenario]\nname = "s"\nextends = "{extends}"\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"s\.toml: field scenario\.extends: expected a scenario file, .* folder"):
+        load_scenario(file)
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"scenario.days": True}, "scenario.days"),
+        ({"locations.GE.lat": False}, "locations.GE.lat"),
+        ({"population.it.family_ties.IL": True}, "population.it.family_ties.IL"),
+    ],
+)
+def test_true_or_false_for_a_number_is_refused(override: dict, field: str) -> None:
+    """pydantic reads true as 1: `days = true` was a one-day run, `scale = true` a full-scale sweep."""
+    with pytest.raises(ScenarioError, match=rf"field {field}: expected a number"):
+        load_scenario(BASELINE, override)
+
+
+def test_a_sweep_scale_or_seeds_given_as_a_flag_or_nan_is_one_line(tmp_path: Path) -> None:
+    from exodus.experiments.sweep_file import SweepError, load_sweep
+
+    text = sweep_file(tmp_path, "behaviour.hazard.alarm", "[1.0]").read_text()
+    (tmp_path / "flag.toml").write_text(text.replace("scale = 0.001", "scale = true"))
+    with pytest.raises(SweepError, match="field sweep.scale: expected a number"):
+        load_sweep(tmp_path / "flag.toml")
+    (tmp_path / "seeds.toml").write_text(text.replace("seeds = 1", "seeds = nan"))
+    with pytest.raises(SweepError) as info:
+        load_sweep(tmp_path / "seeds.toml")
+    # `int | list[int]`: one line for the field, not one per member of the union (`seeds.int`, `seeds.list[int]`)
+    assert str(info.value).splitlines()[1:] == [
+        "  field sweep.seeds: Input should be a finite number (got nan); or Input should be a valid list"
+    ]
+
+
+def test_a_nul_byte_in_a_targets_cell_names_its_line_and_field(tmp_path: Path) -> None:
+    header, first, *_ = csv.reader(TARGETS.open(newline="", encoding="utf-8"))
+    first[header.index("source")] = "a\x00b"
+    path = tmp_path / "t.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, first])
+    with pytest.raises(TargetsError, match=r"t\.csv, line 2: field source: expected a CSV file, got a binary"):
+        load_targets(path)
