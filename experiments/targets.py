@@ -227,6 +227,30 @@ def load_targets(
     return targets
 
 
+def scenario_targets(
+    scenario_file: str | Path,
+    targets: str,
+    start: dt.date | None = None,
+    days: int | None = None,
+    codes: Collection[str] | None = None,
+) -> tuple[Path, list[Target]]:
+    """The targets file a scenario names (`scenario.targets`), read and checked. A file that is missing, a folder or
+    not a targets file at all is the scenario's mistake: ScenarioError names the scenario file and the field. A
+    mistake inside the file is the file's: TargetsError names its line and field."""
+    from exodus.model.scenario import ScenarioError
+
+    path = targets_path(scenario_file, targets)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "not found"
+        raise ScenarioError(f"{scenario_file}: field scenario.targets: expected a targets file (CSV), {path} {what}")
+    try:
+        return path, load_targets(path, start, days, codes)
+    except TargetsError as err:
+        if str(err).startswith(f"{path}: ") and "field " not in str(err):  # about the file as a whole
+            raise ScenarioError(f"{scenario_file}: field scenario.targets: {err}") from None
+        raise
+
+
 def targets_path(scenario_file: str | Path, targets: str) -> Path:
     """A scenario's targets file, relative to the folder of the scenario that names it."""
     candidate = Path(targets)

@@ -419,7 +419,7 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in _seen:
         chain = " -> ".join(p.name for p in (*_seen, path))
-        raise ScenarioError(f"{path}: scenario.extends makes a cycle ({chain})")
+        raise ScenarioError(f"{path}: field scenario.extends: expected a chain of files, got a cycle ({chain})")
     raw, _ = read_toml(path, "scenario file", ScenarioError)
     meta = raw.get("scenario", {})
     parent = meta.get("extends") if isinstance(meta, dict) else None

@@ -38,7 +38,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -136,9 +136,9 @@ def toml_value(value: Any) -> str:
 def _example(annotation: Any) -> Any:
     """A value of the annotation's kind, for a field the valid file leaves at None (`lat`, `until`)."""
     kinds = [a for a in (annotation, *typing.get_args(annotation)) if a is not type(None)]
-    for kind, example in ((bool, True), (int, 10), (float, 1.0), (dt.date, dt.date(2022, 3, 1)), (str, "x")):
+    for kind, instance in ((bool, True), (int, 10), (float, 1.0), (dt.date, dt.date(2022, 3, 1)), (str, "x")):
         if kind in kinds:
-            return example
+            return instance
     return "x"
 
 
@@ -230,10 +230,12 @@ def named_fields(err: str) -> list[str]:
     return [line.split("field ", 1)[1].split(":")[0] for line in err.splitlines() if "field " in line]
 
 
-def assert_refused_by_name(err: str, file: str, field: str) -> None:
-    """One message: the file and one field (on one line, or the file then the field), no traceback."""
+def assert_refused_by_name(err: str, file: str, field: str, value: Any = None) -> None:
+    """One message: the file and one field (on one line, or the file then the field), no traceback. A table put in
+    (`{"XX": 0.5}`) may break several fields under it: one line each."""
     assert "Traceback" not in err, err
-    assert 1 <= len(err.strip().splitlines()) <= 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) <= 2 or (isinstance(value, dict | list) and all(x.startswith("  field ") for x in lines[1:])), err
     assert file in err, (file, err)
     named = named_fields(err) or [f for f in ("fields",) if f in err]
     assert named and any(n.startswith(field) or field.startswith(n) for n in named), (field, err)
@@ -243,25 +245,40 @@ def _table_name(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path[:2])
 
 
+def check_scenario_run(folder: Path, capsys: pytest.CaptureFixture, path: tuple[Any, ...], value: Any) -> int:
+    """Run a scenario with one field changed: a whole folder whose population adds up, or status 2 and a message
+    naming the file and the field; nothing else left in `folder`. Returns the exit status."""
+    file = scenario_file(folder, path, value)
+    out = folder / "out"
+    capsys.readouterr()
+    status = main(run_argv(file, out, path))  # a traceback fails the test: only user errors are caught
+    err = "\n".join(line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: "))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["fuzz.toml", *(["out"] if status == 0 else [])])
+    if status == 0:
+        assert_population_conserved(out)
+        return status
+    assert status == 2, err
+    assert_refused_by_name(err, "fuzz.toml", _table_name(path), value)
+    return status
+
+
 @settings(SETTINGS, max_examples=40)
 @given(change=mutated_field())
 def test_a_mutated_scenario_runs_cleanly_or_is_refused_by_name(
     tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture, change: tuple[tuple[Any, ...], Any]
 ) -> None:
-    path, value = change
-    folder = tmp_path_factory.mktemp("fuzz")
-    file = scenario_file(folder, path, value)
-    out = folder / "out"
-    capsys.readouterr()
-    status = main(run_argv(file, out, path))  # a traceback fails the test: only user errors are caught
-    err = capsys.readouterr().err
+    status = check_scenario_run(tmp_path_factory.mktemp("fuzz"), capsys, *change)
     event("ran" if status == 0 else f"exit {status}")
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["fuzz.toml", *(["out"] if status == 0 else [])])
-    if status == 0:
-        assert_population_conserved(out)
-        return
-    assert status == 2, err
-    assert_refused_by_name(err, "fuzz.toml", _table_name(path))
+
+
+@pytest.mark.parametrize(
+    ("path", "value"), [(path, value) for path, values in SPECIAL.items() for value in values], ids=repr
+)
+def test_the_chain_the_targets_and_the_horizon_run_cleanly_or_are_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture, path: tuple[str, ...], value: Any
+) -> None:
+    """The scenario's own fields, which the draw above reaches rarely: each value in turn."""
+    check_scenario_run(tmp_path, capsys, path, value)
 
 
 @settings(SETTINGS, max_examples=400)
@@ -277,7 +294,7 @@ def test_a_mutated_scenario_loads_or_is_refused_by_name(
     try:
         scenario = load_scenario(file, overrides)
     except ScenarioError as err:
-        assert_refused_by_name(str(err), "fuzz.toml", _table_name(path))
+        assert_refused_by_name(str(err), "fuzz.toml", _table_name(path), value)
         return
     assert scenario.days >= 1
 
@@ -357,7 +374,7 @@ def targets_scenario(folder: Path, rows: list[list[str]]) -> Path:
     return targets
 
 
-@settings(SETTINGS, max_examples=12)
+@settings(SETTINGS, max_examples=20)
 @given(row=st.integers(1, len(ROWS) - 1), column=st.sampled_from(COLUMNS), value=st.sampled_from(CELLS))
 def test_a_mutated_targets_file_runs_cleanly_or_is_refused_by_name(
     tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture, row: int, column: str, value: str
@@ -477,7 +494,22 @@ def assert_sweep_complete(out: Path, every_failed: bool) -> None:
     assert every_failed == all(r["status"] != "ok" for r in rows)
 
 
-@settings(SETTINGS, max_examples=12)
+def sweep_change(*changes: tuple[tuple[Any, ...], Any]) -> tuple[tuple[Any, ...], Any, dict[str, Any]]:
+    """The tiny sweep with these fields set: examples the draw reaches rarely."""
+    raw = json.loads(json.dumps(SWEEP_BASE))
+    for path, value in changes:
+        node: Any = raw
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return changes[-1][0], changes[-1][1], raw
+
+
+@settings(SETTINGS, max_examples=25)
+@example(change=sweep_change((("sweep", "name"), "smoke")))  # as it is
+@example(change=sweep_change((("parameter", 0, "low"), -4.5)))  # some runs out of the field's range: recorded
+@example(change=sweep_change((("parameter", 0, "low"), -4.5), (("parameter", 0, "high"), -1.5)))  # all: exit 1
+@example(change=sweep_change((("design", "method"), "sobol"), (("parameter", 1, "integer"), True)))
 @given(change=mutated_sweep())
 def test_a_mutated_sweep_file_sweeps_cleanly_or_is_refused_by_name(
     tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture, change: tuple[Any, Any, dict[str, Any]]
