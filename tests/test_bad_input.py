@@ -382,3 +382,16 @@ def test_a_nul_byte_in_a_targets_cell_names_its_line_and_field(tmp_path: Path) -
         csv.writer(fh).writerows([header, first])
     with pytest.raises(TargetsError, match=r"t\.csv, line 2: field source: expected a CSV file, got a binary"):
         load_targets(path)
+
+
+def test_the_readme_lists_the_rules_for_every_table_of_the_schema() -> None:
+    """README, "The rules a scenario file must meet": every table of the schema is named there, so a table added
+    to model/scenario.py without its rules in the README fails here."""
+    from exodus.model.scenario import Behaviour, Scenario
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The rules a scenario file must meet", 1)[1].split("\n## ", 1)[0]
+    tables = [f"[{name}" for name in Scenario.model_fields] + [f"[behaviour.{name}]" for name in Behaviour.model_fields]
+    assert [t for t in tables if t not in section] == []
+    for words in ("finite", "[0, 1]", "extends", "cycle", "until", "locations", "horizon", "low < high", "UTF-8"):
+        assert words in section, words
