@@ -19,7 +19,7 @@ parameter value out of the field's range), as sweep.py documents: then its runs.
 the field, and the exit status is 1 if every run failed.
 
 Kept fast for CI: runs of 30 days at scale 0.001, a bounded number of examples, the same ones every time
-(derandomized); loading (no run) covers every field deterministically. About 60 s on a busy 2-core machine.
+(derandomized); loading (no run) covers every field deterministically. About 30 s on a busy 2-core machine.
 """
 
 from __future__ import annotations
