@@ -48,7 +48,7 @@ from exodus.experiments.outdir import write_atomic
 from exodus.experiments.parameters import Bounded
 from exodus.experiments.provenance import code_digest
 from exodus.experiments.runner import Job, Runner, Task, in_order, run, run_many
-from exodus.experiments.targets import Target, load_targets, targets_path
+from exodus.experiments.targets import Target, scenario_targets
 from exodus.model import RelocationModel, load_scenario
 from exodus.model.scenario import Scenario, ScenarioError, get_path
 
@@ -182,8 +182,10 @@ class Calibration:
         self.scenario = load_scenario(self.scenario_file)
         if not self.scenario.scenario.targets:
             raise ScenarioError(f"{self.scenario_file}: field scenario.targets: expected a targets file to fit")
-        self.targets_file = targets_path(self.scenario_file, self.scenario.scenario.targets)
-        self.targets = load_targets(self.targets_file, self.scenario.start, self.scenario.days, self.scenario.locations)
+        s = self.scenario
+        self.targets_file, self.targets = scenario_targets(
+            self.scenario_file, s.scenario.targets, s.start, s.days, s.locations
+        )
         self.params = free_parameters(self.scenario, str(self.scenario_file))
         if self.only is not None:
             unknown = sorted(set(self.only) - {p.path for p in self.params})

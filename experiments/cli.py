@@ -5,6 +5,7 @@ themselves (see that package). Errors in what the user gave (a scenario or
 targets file that does not validate, an output folder that cannot be used, a
 scale the memory cannot hold, a file that cannot be read or is not text) print
 one message naming the file and field and exit with 2; a traceback means a bug.
+SIGTERM unwinds like Ctrl-C (staging folders removed, a sweep's session recorded) and exits with 143.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from exodus.experiments import commands
@@ -36,6 +39,16 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 SYSTEM_ERRORS: tuple[type[Exception], ...] = (OSError, UnicodeDecodeError)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill PID`, a scheduler's stop, a CI timeout), raised where the program is: it unwinds as Ctrl-C
+    does, so a staging folder is removed and a sweep records its session, instead of dying mid-write."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    previous = (
+        signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() else None
+    )
     try:
         return int(args.handler(args))
     except USER_ERRORS as err:
@@ -64,9 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SYSTEM_ERRORS as err:
         print(f"exodus {args.command}: error: {describe(err)}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"exodus {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as err:
+        what = "terminated" if isinstance(err, Terminated) else "interrupted"
+        print(f"exodus {args.command}: {what}; nothing was written", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def describe(err: BaseException) -> str:

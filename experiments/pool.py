@@ -62,6 +62,7 @@ def _exit_when_orphaned(parent: int) -> None:
 
 def _start_worker(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # forked from a command that turns it into Ctrl-C: a worker just ends
     # the process that made the pool, not os.getppid(): with a fork server, that is the worker's parent, and it
     # lives as long as any worker does
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from exodus.experiments.outdir import claim, staged_dir
 from exodus.experiments.plot import plot_outflow
 from exodus.experiments.provenance import git_state, record_json, utc_now, versions
-from exodus.experiments.targets import Target, load_targets, targets_path
+from exodus.experiments.targets import Target, load_targets, scenario_targets
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from exodus.model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
 from exodus.model.population import SEGMENTS, agents_in_segment
@@ -41,9 +41,7 @@ def targets_file(scenario: Scenario, scenario_path: Path) -> Path | None:
     """The reported figures the scenario names, checked now so that a bad file fails before the run."""
     if scenario.scenario.targets is None:
         return None
-    path = targets_path(scenario_path, scenario.scenario.targets)
-    load_targets(path, codes=scenario.locations)
-    return path
+    return scenario_targets(scenario_path, scenario.scenario.targets, codes=scenario.locations)[0]
 
 
 def scale_warnings(scenario: Scenario, scale: float, targets: list[Target]) -> list[str]:

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from exodus.experiments.metrics import check_names
 from exodus.experiments.parameters import Bounded
-from exodus.model.files import field_errors, read_toml
+from exodus.model.files import field_errors, read_toml, refuse_flags
 from exodus.model.scenario import ScenarioError, check_horizon, get_path, read_raw, set_path, sets_horizon, validate
 from exodus.model.streams import SEED_MAX
 
@@ -66,6 +66,7 @@ class SweepError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN and inf refused
+    _no_flags = field_validator("*", mode="before")(classmethod(refuse_flags))  # true is not 1
 
 
 class Meta(_Strict):

@@ -116,6 +116,19 @@ def _field(path: Path, line: int, row: dict[str, str], name: str, parse: type, w
         raise TargetsError(f"{path}, line {line}: field {name}: expected {what}, got {text!r}") from None
 
 
+def _nul_at(text: str) -> str:
+    """Where the first NUL byte of a CSV text is: ", line N: field NAME" (or the header's line), for the message."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    for row in reader:
+        header = header or row
+        for k, cell in enumerate(row):
+            if "\0" in cell:
+                name = header[k] if reader.line_num > 1 and k < len(header) else "(header)"
+                return f", line {reader.line_num}: field {name}"
+    return ""
+
+
 def load_targets(
     path: str | Path, start: dt.date | None = None, days: int | None = None, codes: Collection[str] | None = None
 ) -> list[Target]:
@@ -131,7 +144,7 @@ def load_targets(
     except UnicodeDecodeError as err:
         raise TargetsError(f"{path}: expected a CSV file in UTF-8, got undecodable bytes at {err.start}") from None
     if "\0" in text:
-        raise TargetsError(f"{path}: expected a CSV file, got a binary file (NUL bytes)")
+        raise TargetsError(f"{path}{_nul_at(text)}: expected a CSV file, got a binary file (NUL bytes)")
     with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
@@ -212,6 +225,30 @@ def load_targets(
     if duplicated:
         raise TargetsError(f"{path}: field id: expected unique ids, repeated: {', '.join(duplicated)}")
     return targets
+
+
+def scenario_targets(
+    scenario_file: str | Path,
+    targets: str,
+    start: dt.date | None = None,
+    days: int | None = None,
+    codes: Collection[str] | None = None,
+) -> tuple[Path, list[Target]]:
+    """The targets file a scenario names (`scenario.targets`), read and checked. A file that is missing, a folder or
+    not a targets file at all is the scenario's mistake: ScenarioError names the scenario file and the field. A
+    mistake inside the file is the file's: TargetsError names its line and field."""
+    from exodus.model.scenario import ScenarioError
+
+    path = targets_path(scenario_file, targets)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "not found"
+        raise ScenarioError(f"{scenario_file}: field scenario.targets: expected a targets file (CSV), {path} {what}")
+    try:
+        return path, load_targets(path, start, days, codes)
+    except TargetsError as err:
+        if str(err).startswith(f"{path}: ") and "field " not in str(err):  # about the file as a whole
+            raise ScenarioError(f"{scenario_file}: field scenario.targets: {err}") from None
+        raise
 
 
 def targets_path(scenario_file: str | Path, targets: str) -> Path:

@@ -24,8 +24,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+<<<<<<< HEAD
 from exodus.model.files import field_errors, read_toml
 from exodus.model.policy import POLICY_KINDS
+=======
+from exodus.model.files import field_errors, read_toml, refuse_flags
+>>>>>>> hardening
 
 ISO_CODE = r"^[A-Z]{2}$"
 Segment = Literal["it", "other"]
@@ -39,6 +43,7 @@ class _Strict(BaseModel):
     # allow_inf_nan=False: NaN or infinity in any number is refused ("Input should be a finite number"); no field of
     # a scenario means infinity
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    _no_flags = field_validator("*", mode="before")(classmethod(refuse_flags))  # true is not 1
 
 
 class Meta(_Strict):
@@ -410,7 +415,7 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in _seen:
         chain = " -> ".join(p.name for p in (*_seen, path))
-        raise ScenarioError(f"{path}: scenario.extends makes a cycle ({chain})")
+        raise ScenarioError(f"{path}: field scenario.extends: expected a chain of files, got a cycle ({chain})")
     raw, _ = read_toml(path, "scenario file", ScenarioError)
     meta = raw.get("scenario", {})
     parent = meta.get("extends") if isinstance(meta, dict) else None
@@ -421,6 +426,8 @@ def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     base_file = path.parent / parent
     if not base_file.exists():
         raise ScenarioError(f"{path}: field scenario.extends: expected an existing file, {base_file} not found")
+    if not base_file.is_file():
+        raise ScenarioError(f"{path}: field scenario.extends: expected a scenario file, {base_file} is a folder")
     base = read_raw(base_file, (*_seen, path))
     base_targets = base.get("scenario", {}).get("targets")
     if isinstance(base_targets, str) and not Path(base_targets).is_absolute():

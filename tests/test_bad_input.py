@@ -20,7 +20,7 @@ import pytest
 from exodus.experiments.cli import main
 from exodus.experiments.outdir import OutputError, claim, leftovers, staged_dir
 from exodus.experiments.targets import Target, TargetsError, load_targets
-from exodus.model import RelocationModel, load_scenario
+from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.population import MEMORY_BUDGET_ENV, ScaleError, check_scale
 
 REPO = Path(__file__).resolve().parent.parent
@@ -331,3 +331,67 @@ def test_a_swap_killed_half_way_gives_the_previous_results_back(tmp_path: Path) 
     with claim(out):
         assert (out / "run.json").read_text() == "{}"
     assert not old.exists() and not partial.exists()
+
+
+# -- found by the fuzz test (tests/test_fuzz_inputs.py) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extends", ["", "."])
+def test_a_scenario_extending_a_folder_names_the_field(tmp_path: Path, extends: str) -> None:
+    file = tmp_path / "s.toml"
+    file.write_text(f'[scenario]\nname = "s"\nextends = "{extends}"\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"s\.toml: field scenario\.extends: expected a scenario file, .* folder"):
+        load_scenario(file)
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"scenario.days": True}, "scenario.days"),
+        ({"locations.GE.lat": False}, "locations.GE.lat"),
+        ({"population.it.family_ties.IL": True}, "population.it.family_ties.IL"),
+    ],
+)
+def test_true_or_false_for_a_number_is_refused(override: dict, field: str) -> None:
+    """pydantic reads true as 1: `days = true` was a one-day run, `scale = true` a full-scale sweep."""
+    with pytest.raises(ScenarioError, match=rf"field {field}: expected a number"):
+        load_scenario(BASELINE, override)
+
+
+def test_a_sweep_scale_or_seeds_given_as_a_flag_or_nan_is_one_line(tmp_path: Path) -> None:
+    from exodus.experiments.sweep_file import SweepError, load_sweep
+
+    text = sweep_file(tmp_path, "behaviour.hazard.alarm", "[1.0]").read_text()
+    (tmp_path / "flag.toml").write_text(text.replace("scale = 0.001", "scale = true"))
+    with pytest.raises(SweepError, match="field sweep.scale: expected a number"):
+        load_sweep(tmp_path / "flag.toml")
+    (tmp_path / "seeds.toml").write_text(text.replace("seeds = 1", "seeds = nan"))
+    with pytest.raises(SweepError) as info:
+        load_sweep(tmp_path / "seeds.toml")
+    # `int | list[int]`: one line for the field, not one per member of the union (`seeds.int`, `seeds.list[int]`)
+    assert str(info.value).splitlines()[1:] == [
+        "  field sweep.seeds: Input should be a finite number (got nan); or Input should be a valid list"
+    ]
+
+
+def test_a_nul_byte_in_a_targets_cell_names_its_line_and_field(tmp_path: Path) -> None:
+    header, first, *_ = csv.reader(TARGETS.open(newline="", encoding="utf-8"))
+    first[header.index("source")] = "a\x00b"
+    path = tmp_path / "t.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, first])
+    with pytest.raises(TargetsError, match=r"t\.csv, line 2: field source: expected a CSV file, got a binary"):
+        load_targets(path)
+
+
+def test_the_readme_lists_the_rules_for_every_table_of_the_schema() -> None:
+    """README, "The rules a scenario file must meet": every table of the schema is named there, so a table added
+    to model/scenario.py without its rules in the README fails here."""
+    from exodus.model.scenario import Behaviour, Scenario
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The rules a scenario file must meet", 1)[1].split("\n## ", 1)[0]
+    tables = [f"[{name}" for name in Scenario.model_fields] + [f"[behaviour.{name}]" for name in Behaviour.model_fields]
+    assert [t for t in tables if t not in section] == []
+    for words in ("finite", "[0, 1]", "extends", "cycle", "until", "locations", "horizon", "low < high", "UTF-8"):
+        assert words in section, words

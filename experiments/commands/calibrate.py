@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 from pathlib import Path
+from typing import Any
 
 from exodus.experiments.options import counted, positive_float, positive_int, seed32
 
@@ -48,7 +51,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from exodus.experiments.calibration_run import calibrate
 
-    result = calibrate(
+    try:
+        result = _calibrate(args, calibrate)
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (see cli.py)
+        what = "interrupted" if type(err) is KeyboardInterrupt else "terminated"
+        print(
+            f"exodus calibrate: {what}; the evaluations done are kept in {args.out}: run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130 if what == "interrupted" else 128 + signal.SIGTERM
+    print(result)
+    return 0
+
+
+def _calibrate(args: argparse.Namespace, calibrate: Any) -> Path:
+    return calibrate(
         args.scenario,
         args.out,
         seed=args.seed,
@@ -67,5 +84,3 @@ def handle(args: argparse.Namespace) -> int:
         install=args.install,
         progress=not args.quiet,
     )
-    print(result)
-    return 0

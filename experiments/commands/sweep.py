@@ -8,7 +8,7 @@ from pathlib import Path
 
 from exodus.experiments.options import positive_int
 
-EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143  # 143: 128 + SIGTERM
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,12 +58,13 @@ def handle(args: argparse.Namespace) -> int:
     except (SweepError, MetricError) as err:
         print(f"exodus sweep: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (see cli.py)
+        what = "interrupted" if type(err) is KeyboardInterrupt else "terminated"
         print(
-            f"exodus sweep: interrupted; finished runs are kept in {args.out}: run the same command to resume",
+            f"exodus sweep: {what}; finished runs are kept in {args.out}: run the same command to resume",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED if what == "interrupted" else EXIT_TERMINATED
     print(result)
     if result.total and result.ok == 0 and result.errors:
         print("exodus sweep: error: every run failed (see the error column of runs.csv)", file=sys.stderr)
