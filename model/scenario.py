@@ -24,12 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-<<<<<<< HEAD
-from exodus.model.files import field_errors, read_toml
-from exodus.model.policy import POLICY_KINDS
-=======
 from exodus.model.files import field_errors, read_toml, refuse_flags
->>>>>>> hardening
+from exodus.model.policy import POLICY_KINDS
 
 ISO_CODE = r"^[A-Z]{2}$"
 Segment = Literal["it", "other"]
