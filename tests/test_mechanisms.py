@@ -266,7 +266,7 @@ def test_without_russian_it_incentives_more_it_workers_leave(baseline: Run) -> N
 
 
 def test_russian_it_tax_breaks_keep_it_workers() -> None:
-    weight = {"behaviour.utility.incentives": 0.5}
+    weight = {"behaviour.utility.incentives": 1.0}
     none = simulate(days=PEACE, **weight, **{"policy.it_support.level": 0.0})
     generous = simulate(days=PEACE, **weight, **{"policy.it_support.level": 5.0})
     it = none.it()

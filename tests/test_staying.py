@@ -39,7 +39,7 @@ def test_a_residence_permit_keeps_people_past_the_visa_free_stay() -> None:
 def test_settling_in_abroad_cuts_returns() -> None:
     # without transit, whose returns in the first weeks come before anyone settles
     loose = simulate(days=LONG, **{"behaviour.utility.settled": 0.0, "behaviour.hazard.transit": 0.0})
-    settled = simulate(days=LONG, **{"behaviour.utility.settled": 4.0, "behaviour.hazard.transit": 0.0})
+    settled = simulate(days=LONG, **{"behaviour.utility.settled": 6.0, "behaviour.hazard.transit": 0.0})
     assert returns(settled, start="2022-06-01") < 0.8 * returns(loose, start="2022-06-01")
     assert persons_abroad(settled, "2023-06-01") > 1.1 * persons_abroad(loose, "2023-06-01")
 
