@@ -336,7 +336,7 @@ def fit_figure(
     for ax in (ax_daily, ax_cum):
         ax.grid(alpha=0.3)
     bottom = (0.12 * lines + 0.3) / (9 + 0.12 * lines)
-    fig.text(0.01, 0.005, caption, fontsize=6.5, va="bottom", family="monospace")
+    fig.text(0.01, 0.005, caption, fontsize=6.5, va="bottom")
     fig.tight_layout(rect=(0, bottom, 1, 1))
     declutter(fig, labels)
     tmp = path.with_name(f".{path.name}.tmp.png")
