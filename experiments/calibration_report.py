@@ -260,10 +260,25 @@ def fit_figure(
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
+    from exodus.experiments.plot import declutter, number_figures, reported_caption
+
     days = curves.shape[1]
     dates = np.array([start + dt.timedelta(days=i) for i in range(days)])
-    fig, (ax_daily, ax_cum) = plt.subplots(2, 1, figsize=(11, 9), sharex=True)
+    drawn = [
+        t for t in targets if t.measure == "gross_departures" and not t.location and (t.date_end - start).days < days
+    ]
+    numbers = number_figures(drawn)
+    how = (
+        "Reported figures: gross departures from Russia within [start, end], drawn at the end date as the reported "
+        "range on top of the fitted cumulative the day before the start; hollow = weight 0, drawn but not fitted. "
+        "Bands: 90% posterior-predictive (ABC particles re-run). Every other target (stocks, arrivals, returns, by "
+        "destination) is in fit.md with its source."
+    )
+    caption = reported_caption(drawn, [], True, numbers, how=how, figures=targets)
+    lines = caption.count("\n") + 1
+    fig, (ax_daily, ax_cum) = plt.subplots(2, 1, figsize=(11, 9 + 0.12 * lines), sharex=True)
     colours = {"all": "tab:blue", "it": "tab:orange"}
+    labels = []
     for label, segs in (("all", [0, 1]), ("it", [0])):
         daily = curves[:, :, segs].sum(axis=2)
         cum = np.cumsum(daily, axis=1)
@@ -282,12 +297,10 @@ def fit_figure(
         )
         best_cum = np.cumsum(best_daily)
         ax_cum.plot(dates, best_cum, color=colour, lw=1.5, label=f"{name}: fitted")
-        for t in targets:
-            if t.segment != label or t.measure != "gross_departures" or t.location:
+        for t in drawn:
+            if t.segment != label:
                 continue
             first, last = (t.date_start - start).days, (t.date_end - start).days
-            if last >= days:
-                continue
             before = best_cum[first - 1] if first > 0 else 0.0
             hollow = t.weight == 0
             ax_cum.errorbar(
@@ -303,28 +316,29 @@ def fit_figure(
                 lw=1.5,
                 alpha=0.9,
             )
-            ax_cum.annotate(t.id, (dates[last], before + t.high), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            labels.append(
+                ax_cum.annotate(
+                    f"[{numbers[t.id]}]", (dates[last], before + t.high), textcoords="offset points", xytext=(4, 4),
+                    fontsize=8, annotation_clip=False,
+                )
+            )  # fmt: skip
     ax_daily.set_yscale("log")
     ax_daily.set_ylabel("departures from Russia per day (persons, log)")
-    ax_daily.legend(loc="upper left", fontsize=8)
+    ax_daily.legend(loc="upper right", fontsize=8)
     ax_daily.set_title(title)
     ax_cum.set_ylabel("cumulative departures from Russia (persons)")
     ax_cum.set_xlabel("date")
     ax_cum.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e6:.1f}M"))
-    ax_cum.legend(loc="upper left", fontsize=8)
-    ax_cum.xaxis.set_major_locator(mdates.MonthLocator(interval=1))
-    ax_cum.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    ax_cum.legend(loc="lower right", fontsize=8)
+    ax_cum.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
+    ax_cum.xaxis.set_minor_locator(mdates.MonthLocator())
+    ax_cum.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
     for ax in (ax_daily, ax_cum):
         ax.grid(alpha=0.3)
-    sources = "; ".join(f"{t.id}: {t.source}" for t in targets)
-    caption = (
-        "Reported figures (markers with accepted ranges, drawn from the fitted curve at the window's start; "
-        "hollow: weight 0, drawn not fitted). Sources: " + sources
-    )
-    import textwrap
-
-    fig.text(0.01, 0.005, "\n".join(textwrap.wrap(caption, 190)), fontsize=6.5, va="bottom")
-    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    bottom = (0.12 * lines + 0.3) / (9 + 0.12 * lines)
+    fig.text(0.01, 0.005, caption, fontsize=6.5, va="bottom")
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    declutter(fig, labels)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120)
     plt.close(fig)

@@ -408,7 +408,7 @@ def reported_caption(
     for f in sorted(drawn, key=lambda f: numbers[f.id]):
         place = (places or {}).get(f.location, "")
         reported = f"reported {persons(f.value)} (range {persons(f.low)}-{persons(f.high)})"
-        forecast = ", a forecast" if f.weight == 0 else ""
+        forecast = ", a forecast" if f.kind == "forecast" else ", drawn, not fitted" if f.weight == 0 else ""
         entry = f"[{numbers[f.id]}] {describe(f, place)}: {reported}{forecast}. Source: {_cited(f.source, others)}"
         # links stay whole: no breaks at their hyphens or inside them
         lines += textwrap.wrap(
