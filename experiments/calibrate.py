@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -300,11 +299,7 @@ class Calibration:
         modeller's best guess joins the evolution's first population (scipy's `x0`), so the fit cannot end
         worse than the scenario it starts from."""
         raw = self.scenario.as_dict()
-        x = []
-        for p in self.params:
-            value = min(max(float(get_path(raw, p.path)), p.low), p.high)
-            x.append(math.log10(value) if p.log else value)
-        return np.array(x)
+        return np.array([p.space(get_path(raw, p.path)) for p in self.params])
 
     def polish(self, x0: Sequence[float], evaluations: int = 40) -> tuple[np.ndarray, float]:
         """Nelder-Mead from the evolution's best, inside the bounds: the last few per cent that a population

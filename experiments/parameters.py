@@ -49,6 +49,12 @@ class Bounded:
             v = min(max(v, self.low), self.high)
         return round(v) if self.integer else v
 
+    def space(self, value: float) -> float:
+        """A value in the scenario's units as a point of the search space, clipped into the bounds (the inverse
+        of `value`)."""
+        v = min(max(float(value), self.low), self.high)
+        return math.log10(v) if self.log else v
+
     def space_from_unit(self, u: np.ndarray) -> np.ndarray:
         """Points of [0, 1] in search space, as SALib scales its samples (u * (high - low) + low)."""
         low, high = self.bounds
