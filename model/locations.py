@@ -51,6 +51,8 @@ class Routes:
     cost: np.ndarray  # USD one way at normal fares
     days: np.ndarray
     capacity: np.ndarray  # land: persons per day (0: no limit)
+    via: np.ndarray  # air: the hub of a connecting flight, -1 a direct one
+    processing: np.ndarray  # mean days of a check before departure (0: none)
     names: list[str]
 
     def __len__(self) -> int:
@@ -98,5 +100,7 @@ def build_routes(scenario: Scenario, codes: list[str]) -> Routes:
         cost=np.array([r.cost_usd for r in live.values()]),
         days=np.array([r.days for r in live.values()]),
         capacity=np.array([r.capacity_per_day for r in live.values()]),
+        processing=np.array([r.processing_days for r in live.values()]),
+        via=np.array([codes.index(r.via) if r.via else -1 for r in live.values()], dtype=int),
         names=list(live),
     )

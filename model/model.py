@@ -107,6 +107,7 @@ class RelocationModel(mesa.Model):
         self.scale = scale
         self.behaviour = scenario.behaviour
         self.local_wage_factor = np.array([scenario.population[s].local_wage_factor for s in SEGMENTS])
+        self.visa_rate = np.array([scenario.population[s].visa_abroad_per_year for s in SEGMENTS])
         self.locations = build_locations(scenario)
         self.codes = self.locations.codes
         self.routes = build_routes(scenario, self.codes)
@@ -124,6 +125,8 @@ class RelocationModel(mesa.Model):
                 "job",
                 "residence",
                 "permit",
+                "visa",
+                "processing",
                 "job.search",
                 "firms.relocate",
                 "firms.choice",
@@ -246,8 +249,12 @@ class RelocationModel(mesa.Model):
         vot = self.behaviour.utility.value_of_time_usd
         for r in range(len(routes)):
             o, d, mode = routes.origin[r], routes.destination[r], routes.mode[r]
-            if mode == AIR and (tl.airspace_closed[t, d] or tl.airspace_closed[t, o]):
-                continue
+            if mode == AIR and HOME in (o, d):
+                # An airspace closure bars Russian aircraft, which fly only to and from Russia: it closes a
+                # flight there at the far end, or at the hub of a connection (a foreign carrier flies on).
+                far = (d if o == HOME else o) if routes.via[r] < 0 else routes.via[r]
+                if tl.airspace_closed[t, far] or tl.airspace_closed[t, HOME]:
+                    continue
             if mode == LAND and (tl.border_closed[t, d] or tl.border_closed[t, o]):
                 continue
             price = routes.cost[r] * (self.fare if (mode == AIR and o == HOME) else 1.0)
@@ -317,11 +324,15 @@ class RelocationModel(mesa.Model):
         leaving = dest != HOME
         idx, dest = considering[leaving], dest[leaving]
         route = market.route[HOME, dest]
-        queued = (self.routes.mode[route] == LAND) & (self.routes.capacity[route] > 0)
+        checked = self.routes.processing[route] > 0
+        queued = ((self.routes.mode[route] == LAND) & (self.routes.capacity[route] > 0)) | checked
         for r in np.unique(route[queued]):
             joiners = idx[queued & (route == r)]
             self.queues[r].append(joiners)
             w.queued[joiners] = r
+        if checked.any():  # the check takes its own time for each of them
+            wait = self._streams["processing"].exponential(idx[checked], t) * self.routes.processing[route[checked]]
+            w.ready[idx[checked]] = t + 1 + np.floor(wait).astype(np.int32)
         flying = ~queued
         self._air_demand = float(w.persons_per_agent[w.segment[idx[flying & (self.routes.mode[route] == AIR)]]].sum())
         self._move(idx[flying], dest[flying], t, market)
@@ -332,10 +343,14 @@ class RelocationModel(mesa.Model):
         tl = self.timeline
         for r, queue in enumerate(self.queues):
             dest = routes.destination[r]
-            if queue and (tl.border_closed[t, dest] or tl.entry_ban[t, dest]):
+            shut = tl.entry_ban[t, dest] or (routes.mode[r] == LAND and tl.border_closed[t, dest])
+            if queue and shut:
                 turned_back = np.concatenate(list(queue))  # the border shut on them: they stay home
                 queue.clear()
                 w.queued[turned_back] = -1
+            if routes.processing[r] > 0:
+                self._clear_checks(r, t, market)
+                continue
             # Unused capacity carries over while people wait, so an agent standing for more persons
             # than a day's capacity crosses after enough days instead of blocking the queue.
             room = routes.capacity[r] + self._border_credit[r]
@@ -360,6 +375,21 @@ class RelocationModel(mesa.Model):
                 self._move(idx, np.full(len(idx), routes.destination[r]), t, market)
             self.tally.queue[t, r] = round(self._queue_persons(r))
 
+    def _clear_checks(self, r: int, t: int, market: Market) -> None:
+        """Those on route `r` whose check has cleared by today leave; the others wait on."""
+        w, queue = self.workers, self.queues[r]
+        if queue:
+            waiting = np.concatenate(list(queue))
+            queue.clear()
+            cleared = w.ready[waiting] <= t
+            if not cleared.all():
+                queue.append(waiting[~cleared])
+            idx = waiting[cleared]
+            w.queued[idx] = -1
+            idx = idx[~self._exit_stopped(idx, t)]  # those stopped stay home
+            self._move(idx, np.full(len(idx), self.routes.destination[r]), t, market)
+        self.tally.queue[t, r] = round(self._queue_persons(r))
+
     def _decide_abroad(self, t: int, market: Market, offered: np.ndarray) -> None:
         w = self.workers
         abroad = np.flatnonzero(w.location != HOME)
@@ -368,6 +398,7 @@ class RelocationModel(mesa.Model):
         hazard = self.rules.abroad_hazard(abroad, market).astype(np.float32)
         w.clock[abroad] += hazard
         self._apply_for_permits(abroad, t)
+        visa = self._obtain_visas(abroad, t)
         self._search_for_work(abroad, t, market)
         # A visa-free stay running out forces the question; running out of money raises its hazard (the
         # `broke` term of abroad_hazard) but does not force it daily: a worker re-drawing the choice every
@@ -375,7 +406,7 @@ class RelocationModel(mesa.Model):
         forced = w.deadline[abroad] <= t
         considering = abroad[(w.clock[abroad] >= w.threshold[abroad]) | forced]
         offered = offered[w.location[offered] != HOME]
-        considering = np.union1d(considering, offered)
+        considering = np.union1d(np.union1d(considering, offered), visa)
         if len(considering) == 0:
             return
         self._reset_clocks(considering)
@@ -496,6 +527,20 @@ class RelocationModel(mesa.Model):
         w.resident[due] = granted
         term = loc.permit_days[w.location[due]]
         w.deadline[due] = np.where(~granted, t, np.where(term > 0, t + term, NEVER)).astype(np.int32)
+
+    def _obtain_visas(self, abroad: np.ndarray, t: int) -> np.ndarray:
+        """Abroad, workers with an international passport and no Schengen visa get one from a consulate in the
+        host country (national work visas, Schengen visas issued in Tbilisi, Yerevan or Istanbul) at their
+        segment's yearly rate; a visa is sought to move on, so those granted one reconsider today."""
+        rate = self.visa_rate
+        if not rate.any():
+            return np.empty(0, dtype=np.int64)
+        w = self.workers
+        seeking = abroad[w.passport[abroad] & ~w.schengen[abroad]]
+        daily = rate[w.segment[seeking]] / 365.0
+        granted = seeking[self._streams["visa"].uniform(seeking, t) < daily]
+        w.schengen[granted] = True
+        return granted
 
     def _apply_new_stay_limits(self, t: int) -> None:
         """A stay limit that starts today sets a deadline for non-residents already there."""

@@ -79,6 +79,7 @@ class Workers:
     income: np.ndarray = field(default=None)  # type: ignore[assignment]
     deadline: np.ndarray = field(default=None)  # type: ignore[assignment]
     queued: np.ndarray = field(default=None)  # type: ignore[assignment]
+    ready: np.ndarray = field(default=None)  # type: ignore[assignment]  # queued for a check: the day it clears
     clock: np.ndarray = field(default=None)  # type: ignore[assignment]
     threshold: np.ndarray = field(default=None)  # type: ignore[assignment]
     considered: np.ndarray = field(default=None)  # type: ignore[assignment]
@@ -94,6 +95,7 @@ class Workers:
         self.income = self.wage.copy()
         self.deadline = np.full(n, NEVER, dtype=np.int32)
         self.queued = np.full(n, -1, dtype=np.int16)
+        self.ready = np.zeros(n, dtype=np.int32)
         self.clock = np.zeros(n, dtype=np.float32)
         self.threshold = np.zeros(n, dtype=np.float32)
         self.considered = np.zeros(n, dtype=np.int32)

@@ -71,6 +71,13 @@ class SegmentSpec(_Strict):
     remote_share: float = Field(ge=0, le=1, description="jobs that can be done from abroad")
     international_passport: float = Field(ge=0, le=1)
     schengen_visa: float = Field(ge=0, le=1)
+    visa_abroad_per_year: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="abroad, with an international passport and no Schengen visa: chance a year of getting one "
+        "(a national or Schengen visa from a consulate in the host country)",
+    )
     opposed_share: float = Field(ge=0, le=1, description="openly against the war")
     intention_share: float = Field(ge=0, le=1, description="wished to emigrate before the war")
     permanent_share: float = Field(ge=0, le=1, description="of leavers, who mean to stay away")
@@ -162,6 +169,18 @@ class RouteSpec(_Strict):
     cost_usd: float = Field(ge=0)
     days: float = Field(ge=0)
     capacity_per_day: float = Field(0, ge=0, description="land: persons per day before a queue forms")
+    processing_days: float = Field(
+        0,
+        ge=0,
+        description="mean days from the decision to the departure (a consular check: Israel's aliyah), "
+        "spread exponentially; those waiting are queued at home",
+    )
+    via: str | None = Field(
+        None,
+        pattern=ISO_CODE,
+        description="air: a connecting flight through this hub; an airspace closure at the destination (to "
+        "Russian aircraft) does not close it, one at the hub does",
+    )
     enabled: bool = True
     source: str = ""
 
@@ -169,6 +188,11 @@ class RouteSpec(_Strict):
     def _somewhere_else(self) -> RouteSpec:
         if self.origin == self.destination:
             raise ValueError(f"destination: expected a place other than the origin, got {self.destination!r}")
+        if self.via is not None:
+            if self.mode != "air":
+                raise ValueError(f"via: expected only on an air route (a connecting flight), got mode {self.mode!r}")
+            if self.via in (self.origin, self.destination):
+                raise ValueError(f"via: expected a hub other than the origin and the destination, got {self.via!r}")
         return self
 
 
@@ -331,7 +355,7 @@ class Scenario(_Strict):
             if len(code) != 2 or not code.isupper():
                 raise ValueError(f"locations.{code}: expected an ISO 3166 alpha-2 code such as 'GE'")
         for key, route in self.routes.items():
-            for end in (route.origin, route.destination):
+            for end in (route.origin, route.destination, route.via or route.origin):
                 if end not in codes:
                     raise ValueError(f"routes.{key}: location '{end}' is not in [locations]")
         for key, event in self.policy.items():

@@ -199,8 +199,10 @@ def put_abroad(model: RelocationModel, i: int, code: str, *, job: int, income: f
 
 
 def test_nowhere_to_go_means_staying() -> None:
-    """Montenegro past a 30-day stay: no flight home (airspace closed) and no route on; they overstay."""
-    model = build(scale=0.0005, **{"scenario.days": 10})
+    """Montenegro past a 30-day stay, its routes through Belgrade shut: no flight home (airspace closed) and no
+    route on; they overstay."""
+    no_hub = {f"routes.{r}.enabled": False for r in ("ME-RU-air-via-RS", "ME-RS-air")}
+    model = build(scale=0.0005, **{"scenario.days": 10}, **no_hub)
     for _ in range(5):
         model.step()
     market = market_of(model)

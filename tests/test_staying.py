@@ -97,3 +97,46 @@ def test_newcomers_pass_through_stepping_stones() -> None:
     assert transit.count(origin=stones) > 2 * settled.count(origin=stones)
     held = [sum(persons_at(r, code, "2022-10-01") for code in stones) for r in (settled, transit)]
     assert held[1] < 0.9 * held[0]
+
+
+def test_connecting_flights_keep_the_schengen_area_in_reach_after_the_airspace_closure() -> None:
+    """The EU closed its airspace to Russian aircraft on 27 February 2022, not to Russians: with the flight
+    through Istanbul, visa holders still arrive in the Schengen area after the closure and the Baltic ban."""
+    direct_only = simulate(days=LONG, **{"routes.RU-EU-air-via-TR.enabled": False})
+    connecting = simulate(days=LONG, **{"routes.RU-EU-air-via-TR.enabled": True})
+    after = {"origin": "RU", "dest": "EU", "start": "2022-10-01"}
+    # without it, the few who reach the Schengen area from Russia after the Baltic ban (19 September) flew
+    # elsewhere first and moved on the same day
+    assert connecting.count(**after) > 10 * max(direct_only.count(**after), 1)
+    assert persons_at(connecting, "EU", "2023-06-01") > 1.5 * persons_at(direct_only, "EU", "2023-06-01")
+
+
+def test_a_closure_to_russian_aircraft_leaves_third_country_flights_open() -> None:
+    """Onward from Istanbul to the Schengen area is a Turkish flight: the EU closure does not cut it."""
+    run = simulate(days=LONG, **{"population.it.visa_abroad_per_year": 0.5})
+    assert run.count(origin=["TR", "GE", "AM", "RS"], dest="EU") > 0
+
+
+def test_visas_from_consulates_abroad_move_people_on_to_the_schengen_area() -> None:
+    """Abroad, workers who get a national or Schengen visa in Tbilisi, Yerevan or Istanbul reconsider and
+    some move on: more onward moves into the Schengen area, fewer left at the stepping stones."""
+    rates = ("population.it.visa_abroad_per_year", "population.other.visa_abroad_per_year")
+    none = simulate(days=LONG, **dict.fromkeys(rates, 0.0))
+    some = simulate(days=LONG, **dict.fromkeys(rates, 0.3))
+    onward = [r.count(origin=["TR", "GE", "AM", "RS", "KZ"], dest="EU") for r in (none, some)]
+    assert onward[1] > 3 * max(onward[0], 1)
+    assert persons_at(some, "EU", "2023-06-01") > 1.2 * persons_at(none, "EU", "2023-06-01")
+    assert some.workers.schengen.sum() > none.workers.schengen.sum()
+
+
+def test_a_consular_check_delays_arrivals() -> None:
+    """Israel's aliyah check: with a two-month mean wait, arrivals shift from the invasion weeks to the spring,
+    and those waiting are queued at home, not considering again."""
+    at_once = simulate(days=150, **{"routes.RU-IL-air.processing_days": 0.0})
+    checked = simulate(days=150, **{"routes.RU-IL-air.processing_days": 60.0})
+    early = {"origin": "RU", "dest": "IL", "end": "2022-03-20"}
+    later = {"origin": "RU", "dest": "IL", "start": "2022-04-15"}
+    assert checked.count(**early) < 0.6 * at_once.count(**early)
+    assert checked.count(**later) > 1.3 * at_once.count(**later)
+    r = checked.model.routes.names.index("RU-IL-air")
+    assert checked.tally.queue[: checked.d("2022-04-01"), r].max() > 0  # waiting, counted as a queue
