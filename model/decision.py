@@ -4,7 +4,8 @@ go, how they value each place, and what they choose.
 1. Hazard. Each day a worker at home considers moving with a hazard raised
    by news shocks, their own mobilisation risk, repression risk for their
    stance, their employer's sanctions exposure, the share of their circle
-   already abroad and a pre-war wish to leave; risk aversion lowers it.
+   already abroad, a pre-war wish to leave and an international passport
+   (those who travel abroad think of leaving); risk aversion lowers it.
    Abroad, the hazard of reconsidering rises when money runs short or the
    income that brought them falls (a penalty tax), and in the first weeks
    at a stepping stone, where many only pass through. A worker considers when
@@ -112,9 +113,8 @@ class Rules:
         """The parts of the home hazard that do not change day to day."""
         w, hz = self.workers, self.behaviour.hazard
         base = np.where(w.segment == IT, hz.base_it, hz.base_other)
-        self.propensity = (base * np.exp(hz.intention * w.intention) * w.risk_aversion ** (-hz.risk_aversion)).astype(
-            np.float32
-        )
+        drive = hz.intention * w.intention + hz.passport * w.passport
+        self.propensity = (base * np.exp(drive) * w.risk_aversion ** (-hz.risk_aversion)).astype(np.float32)
         # risk class: 2 x mobilisation class (0 not liable, 1 liable, 2 liable but deferrable) + opposed
         mob = np.where(w.reservist, np.where(w.deferrable, 2, 1), 0)
         self.risk_class = (2 * mob + w.opposed).astype(np.int8)

@@ -187,6 +187,7 @@ class ReferenceRules(Rules):
             + hz.sanctions * exposure * day.sanctions
             + hz.contacts * circle_abroad
             + hz.intention * w.intention
+            + hz.passport * w.passport
         )
         return base * math.exp(drive) * w.risk_aversion ** (-hz.risk_aversion)
 

@@ -253,6 +253,9 @@ class Hazard(_Strict):
     sanctions: float = Field(ge=0, description="weight of the employer's sanctions exposure")
     contacts: float = Field(ge=0, description="weight of the share of one's circle abroad")
     intention: float = Field(ge=0, description="weight of a pre-war wish to emigrate")
+    passport: float = Field(
+        0.0, ge=0, description="weight of holding an international passport: those who travel think of leaving"
+    )
     risk_aversion: float = Field(ge=0)
     money: float = Field(ge=0, description="abroad: weight of running out of savings")
     job_search_days: float = Field(

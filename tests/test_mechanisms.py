@@ -167,7 +167,13 @@ def test_without_international_passports_nobody_reaches_passport_destinations(ba
 
 
 def test_without_schengen_visas_nobody_reaches_the_schengen_area(baseline: Run) -> None:
-    run = simulate(**{"population.it.schengen_visa": 0.0, "population.other.schengen_visa": 0.0})
+    # nobody holds one at home, nobody gets one from a consulate abroad
+    no_visas = {
+        f"population.{seg}.{field}": 0.0
+        for seg in ("it", "other")
+        for field in ("schengen_visa", "visa_abroad_per_year")
+    }
+    run = simulate(**no_visas)
     visa = entry_codes(run, "visa")
     assert set(visa) >= {"EU", "FI"}
     assert baseline.count(dest=visa) > 0
