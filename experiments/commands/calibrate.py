@@ -32,7 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--popsize", type=positive_int, default=6, help="differential evolution population per parameter"
     )
-    parser.add_argument("--maxiter", type=positive_int, default=12, help="differential evolution generations")
+    parser.add_argument(
+        "--maxiter",
+        type=counted,
+        default=12,
+        help="differential evolution generations (0: its first population only, then the polish)",
+    )
     parser.add_argument(
         "--polish", type=counted, default=40, help="Nelder-Mead evaluations after the evolution (0: none)"
     )
