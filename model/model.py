@@ -303,9 +303,7 @@ class RelocationModel(mesa.Model):
     def _decide_at_home(self, t: int, market: Market, offered: np.ndarray) -> None:
         w = self.workers
         self._air_demand = 0.0
-        hazard = self.rules.home_hazard(market)
-        w.clock += hazard
-        considering = np.flatnonzero(w.clock >= w.threshold)
+        considering = self.rules.home_clocks(market)  # today's hazard added to the clocks: those that passed
         offered = offered[(w.location[offered] == HOME) & (w.queued[offered] < 0)]
         considering = np.union1d(considering, offered)
         if len(considering) == 0:
