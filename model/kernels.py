@@ -41,7 +41,7 @@ def home_clocks(
         if clock[i] >= threshold[i]:
             passed[k] = i
             k += 1
-    return passed[:k]
+    return passed[:k].copy()  # not a view of the whole buffer: it would keep all of it alive
 
 
 @njit(cache=True, nogil=True)
@@ -100,3 +100,32 @@ def abroad_drive(
         in_transit = 1.0 if (stepping_stone[loc] and day - arrived[i] < transit_days) else 0.0
         drive[k] = money * (strain + fallen + broke) + alarm_term + transit * in_transit
     return drive
+
+
+@njit(cache=True, nogil=True)
+def away(location: np.ndarray) -> np.ndarray:
+    """The workers not at home, in index order: `np.flatnonzero(location != HOME)` in one pass."""
+    found = np.empty(len(location), dtype=np.int64)
+    k = 0
+    for i in range(len(location)):
+        if location[i] != _HOME:
+            found[k] = i
+            k += 1
+    return found[:k].copy()  # not a view of the whole buffer: it would keep all of it alive
+
+
+@njit(cache=True, nogil=True)
+def abroad_clocks(
+    idx: np.ndarray, hazard: np.ndarray, clock: np.ndarray, threshold: np.ndarray, deadline: np.ndarray, day: int
+) -> np.ndarray:
+    """Add today's hazard (float32) to the clocks of workers `idx`; return those whose clock has reached its
+    threshold or whose stay runs out today (`deadline <= day`), in the order of `idx`."""
+    passed = np.empty(len(idx), dtype=np.int64)
+    k = 0
+    for j in range(len(idx)):
+        i = idx[j]
+        clock[i] += hazard[j]
+        if clock[i] >= threshold[i] or deadline[i] <= day:
+            passed[k] = i
+            k += 1
+    return passed[:k].copy()

@@ -16,6 +16,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from exodus.model import kernels
 from exodus.model.decision import DAYS_PER_MONTH, Market, Rules, State
 from exodus.model.locations import AIR, HOME, LAND, build_locations, build_routes
 from exodus.model.outputs import TAX_COLLECTED, TAX_TERMS, Tally, TaxTerm
@@ -360,18 +361,16 @@ class RelocationModel(mesa.Model):
 
     def _decide_abroad(self, t: int, market: Market, offered: np.ndarray) -> None:
         w = self.workers
-        abroad = np.flatnonzero(w.location != HOME)
+        abroad = kernels.away(w.location)  # np.flatnonzero(w.location != HOME), in one pass
         if len(abroad) == 0:
             return
-        hazard = self.rules.abroad_hazard(abroad, market).astype(np.float32)
-        w.clock[abroad] += hazard
+        hazard = self.rules.abroad_hazard(abroad, market).astype(np.float32)  # added to the clocks below
         self._apply_for_permits(abroad, t)
         self._search_for_work(abroad, t, market)
         # A visa-free stay running out forces the question; running out of money raises its hazard (the
         # `broke` term of abroad_hazard) but does not force it daily: a worker re-drawing the choice every
         # day is sure to pick home by chance within weeks (measured: most returns outside IT, issue 8).
-        forced = w.deadline[abroad] <= t
-        considering = abroad[(w.clock[abroad] >= w.threshold[abroad]) | forced]
+        considering = kernels.abroad_clocks(abroad, hazard, w.clock, w.threshold, w.deadline, t)  # passed or forced
         offered = offered[w.location[offered] != HOME]
         considering = np.union1d(considering, offered)
         if len(considering) == 0:

@@ -93,3 +93,21 @@ def test_abroad_drive_is_the_numpy_expression() -> None:
         transit_days,
     )
     assert drive.tobytes() == expected.tobytes()
+
+
+def test_away_and_abroad_clocks_are_the_numpy_selection() -> None:
+    rng = np.random.default_rng(2)
+    location = np.where(rng.random(N) < 0.8, HOME, rng.integers(1, N_LOC, N)).astype(np.int8)
+    abroad = kernels.away(location)
+    assert np.array_equal(abroad, np.flatnonzero(location != HOME))
+    hazard = rng.exponential(0.01, len(abroad)).astype(np.float32)
+    clock = rng.exponential(1.0, N).astype(np.float32)
+    threshold = rng.exponential(1.0, N).astype(np.float32)
+    deadline = rng.integers(0, 400, N).astype(np.int32)
+    day = 200
+    expected_clock = clock.copy()
+    expected_clock[abroad] += hazard
+    expected = abroad[(expected_clock[abroad] >= threshold[abroad]) | (deadline[abroad] <= day)]
+    assert np.array_equal(kernels.abroad_clocks(abroad, hazard, clock, threshold, deadline, day), expected)
+    assert clock.tobytes() == expected_clock.tobytes()
+    assert len(kernels.away(np.zeros(10, dtype=np.int8))) == 0
