@@ -256,10 +256,17 @@ class Rules:
     def job_options(self, idx: np.ndarray, dest: np.ndarray, market: Market) -> tuple[np.ndarray, np.ndarray]:
         """Best job a worker could hold at `dest` [agent, loc]: (status, monthly net income), a local job at its
         expected pay (times the chance of finding one)."""
-        pay = self.pay_by_job(idx, dest, market)
-        pay[FOREIGN] *= self.locations.job_finding[dest]
-        status, income = self.best_paid(pay, self.jobs_open(idx, dest, True, market))
-        return np.where(income > 0, status, NO_WORK), income  # a job that pays nothing is no job
+        w, locs, tax = self.workers, self.locations, self.behaviour.taxes
+        # pay_by_job, the local job's pay times the chance of finding one, best_paid over jobs_open(found=True),
+        # and a job that pays nothing is no job: one fused pass (kernels.job_options), bit for bit the same
+        return kernels.job_options(
+            np.asarray(idx, dtype=np.int64),
+            np.asarray(dest, dtype=np.int64),
+            *(w.wage, w.segment, w.remote, w.grey_ok, self._employer(idx, self.firms.location, HOME)),
+            *(self.local_wage_factor, locs.income_tax_it, locs.wage_local, locs.job_finding),
+            float(self.timeline.penalty_tax[market.day]),
+            *(tax.grey_discount, tax.income_tax),
+        )
 
     def take_job(self, idx: np.ndarray, dest: np.ndarray, found: np.ndarray, market: Market) -> np.ndarray:
         """The job a worker takes at `dest` (abroad): the best-paid open to them, a local one only if `found`."""

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 _HOME = 0  # locations.HOME
-_REMOTE_RU, _FOREIGN, _RELOCATED, _GREY = 1, 2, 3, 5  # population's job statuses that pay abroad
+_REMOTE_RU, _FOREIGN, _RELOCATED, _NO_WORK, _GREY = 1, 2, 3, 4, 5  # population's job statuses abroad
 
 
 @njit(cache=True, nogil=True)
@@ -129,3 +129,54 @@ def abroad_clocks(
             passed[k] = i
             k += 1
     return passed[:k].copy()
+
+
+@njit(cache=True, nogil=True)
+def job_options(
+    idx: np.ndarray,
+    dest: np.ndarray,
+    wage: np.ndarray,
+    segment: np.ndarray,
+    remote: np.ndarray,
+    grey_ok: np.ndarray,
+    firm_location: np.ndarray,
+    local_wage_factor: np.ndarray,
+    income_tax_it: np.ndarray,
+    wage_local: np.ndarray,
+    job_finding: np.ndarray,
+    penalty_tax: float,
+    grey_discount: float,
+    income_tax: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`Rules.job_options` for workers `idx` at places `dest` [agent, k]: the best-paid job open to them (a local
+    one at its expected pay), the first of equals in the order remote, foreign, relocated, none, grey, and its
+    pay; no work where the best pays nothing. `firm_location` is [agent] (HOME outside IT)."""
+    n, m = dest.shape
+    status = np.empty((n, m), dtype=np.int8)
+    income = np.empty((n, m), dtype=np.float64)
+    for a in range(n):
+        i = idx[a]
+        w = np.float64(wage[i])
+        factor = local_wage_factor[segment[i]]
+        for j in range(m):
+            d = dest[a, j]
+            local_tax = income_tax_it[d]
+            best, pay = np.int8(_REMOTE_RU), -np.inf
+            if remote[i]:
+                pay = w * (1.0 - penalty_tax)
+            value = wage_local[d] * factor * (1.0 - local_tax) * job_finding[d]
+            if value > pay:
+                best, pay = np.int8(_FOREIGN), value
+            if firm_location[a] == d and d != _HOME:
+                value = w * (1.0 - local_tax) / (1.0 - income_tax)
+                if value > pay:
+                    best, pay = np.int8(_RELOCATED), value
+            if pay < 0.0:
+                best, pay = np.int8(_NO_WORK), 0.0
+            if remote[i] and grey_ok[i] and penalty_tax > 0:
+                value = w * (1.0 - grey_discount)
+                if value > pay:
+                    best, pay = np.int8(_GREY), value
+            status[a, j] = best if pay > 0 else np.int8(_NO_WORK)
+            income[a, j] = pay
+    return status, income

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from exodus.model import kernels
+import numpy as np
+import pytest
+
+from exodus.model import RelocationModel, kernels
 from exodus.model.locations import HOME
-from exodus.model.population import JOB_STATUS
+from exodus.model.population import FOREIGN, JOB_STATUS, NO_WORK
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 N, N_LOC, N_CIRCLES = 5_000, 14, 300
 
@@ -111,3 +116,22 @@ def test_away_and_abroad_clocks_are_the_numpy_selection() -> None:
     assert np.array_equal(kernels.abroad_clocks(abroad, hazard, clock, threshold, deadline, day), expected)
     assert clock.tobytes() == expected_clock.tobytes()
     assert len(kernels.away(np.zeros(10, dtype=np.int8))) == 0
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "penalty_tax"])
+def test_job_options_are_the_numpy_table(scenario: str) -> None:
+    """The fused job_options against pay_by_job, best_paid and jobs_open, the numpy statement it replaced."""
+    overrides = {"scenario.days": 130, "policy.penalty_tax.date": "2022-04-01"} if scenario == "penalty_tax" else {}
+    model = RelocationModel(SCENARIOS / f"{scenario}.toml", rng=4, scale=0.002, **overrides)
+    for _ in range(120):
+        model.step()
+    rules, market = model.rules, model._market(model.day)
+    idx = np.arange(len(model.workers))
+    dest = np.broadcast_to(np.arange(len(model.locations))[None, :], (len(idx), len(model.locations)))
+    pay = rules.pay_by_job(idx, dest, market)
+    pay[FOREIGN] *= model.locations.job_finding[dest]
+    status, income = rules.best_paid(pay, rules.jobs_open(idx, dest, True, market))
+    status = np.where(income > 0, status, NO_WORK)
+    fast_status, fast_income = rules.job_options(idx, dest, market)
+    assert fast_income.tobytes() == income.tobytes()
+    assert np.array_equal(fast_status, status)
