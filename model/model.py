@@ -243,19 +243,26 @@ class RelocationModel(mesa.Model):
         route = np.full((n, n), -1)
         trip = np.full((n, n), np.inf)
         wait = np.zeros((n, n))
-        best = np.full((n, n), np.inf)
         vot = self.behaviour.utility.value_of_time_usd
-        for r in range(len(routes)):
-            o, d, mode = routes.origin[r], routes.destination[r], routes.mode[r]
-            if mode == AIR and (tl.airspace_closed[t, d] or tl.airspace_closed[t, o]):
-                continue
-            if mode == LAND and (tl.border_closed[t, d] or tl.border_closed[t, o]):
-                continue
-            price = routes.cost[r] * (self.fare if (mode == AIR and o == HOME) else 1.0)
-            queue_days = self._queue_persons(r) / routes.capacity[r] if routes.capacity[r] > 0 else 0.0
-            generalised = price + vot * (routes.days[r] + queue_days)
-            if generalised < best[o, d]:
-                best[o, d], route[o, d], trip[o, d], wait[o, d] = generalised, r, price, queue_days
+        # every route at once; of an origin and destination's open routes the cheapest in money and time wins, the
+        # first of equals (as a loop over the routes keeping the strictly cheaper one would pick)
+        o, d, mode = routes.origin, routes.destination, routes.mode
+        by_air, by_land = mode == AIR, mode == LAND
+        shut = (by_air & (tl.airspace_closed[t, d] | tl.airspace_closed[t, o])) | (
+            by_land & (tl.border_closed[t, d] | tl.border_closed[t, o])
+        )
+        price = routes.cost * np.where(by_air & (o == HOME), self.fare, 1.0)
+        waiting = np.array([self._queue_persons(r) if queue else 0.0 for r, queue in enumerate(self.queues)])
+        limited = routes.capacity > 0
+        queue_days = np.zeros(len(routes))
+        queue_days[limited] = waiting[limited] / routes.capacity[limited]
+        generalised = price + vot * (routes.days + queue_days)
+        open_ = np.flatnonzero(~shut)
+        pair = o[open_] * n + d[open_]
+        ranked = open_[np.lexsort((open_, generalised[open_], pair))]
+        _, first = np.unique(o[ranked] * n + d[ranked], return_index=True)
+        r = ranked[first]
+        route[o[r], d[r]], trip[o[r], d[r]], wait[o[r], d[r]] = r, price[r], queue_days[r]
         diagonal = np.arange(n)
         route[diagonal, diagonal], trip[diagonal, diagonal] = n, 0.0  # staying put: no route needed
         circle_share = self.circle_at / self.circle_size[:, None]
