@@ -52,6 +52,7 @@ class WarmTiming:
     runs: int
     wall_s: float
     run_s: list[float]  # each run's own time, in its worker
+    cpu_s: list[float]  # each run's CPU time in its worker: what the run cost, whatever else the machine ran
     results: list[dict[str, float]]
 
     @property
@@ -59,13 +60,13 @@ class WarmTiming:
         return 60.0 * self.runs / self.wall_s
 
 
-def timed_run(job: Any) -> tuple[float, dict[str, float]]:
-    """One run (build included) and its metrics, with its own time: the task the workers are given."""
+def timed_run(job: Any) -> tuple[float, float, dict[str, float]]:
+    """One run (build included) and its metrics, with its wall and CPU time: the task the workers are given."""
     from exodus.experiments.runner import run_metrics
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     metrics = run_metrics(job, names=METRICS)
-    return time.perf_counter() - started, metrics
+    return time.perf_counter() - started, time.process_time() - cpu, metrics
 
 
 def time_warm(workers: int, jobs: list[Any]) -> WarmTiming:
@@ -79,7 +80,7 @@ def time_warm(workers: int, jobs: list[Any]) -> WarmTiming:
         started = time.perf_counter()
         done = in_order(runner.run_many(jobs, timed_run))
         wall = time.perf_counter() - started
-    return WarmTiming(workers, len(jobs), wall, [d[0] for d in done], [d[1] for d in done])
+    return WarmTiming(workers, len(jobs), wall, [d[0] for d in done], [d[1] for d in done], [d[2] for d in done])
 
 
 def warm_section(timings: list[WarmTiming], scale: float, days: int, load: tuple[float, float, float]) -> str:
@@ -97,19 +98,21 @@ def warm_section(timings: list[WarmTiming], scale: float, days: int, load: tuple
         "run in a worker started and warmed up before the clock starts (process start-up not counted).  ",
         f"Load average before: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}.",
         "",
-        "| workers | runs | wall s | runs per minute | mean s per run (in its worker) | speed-up |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| workers | runs | wall s | runs per minute | mean s per run (its worker) | mean CPU s per run | speed-up |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in timings:
         lines.append(
             f"| {t.workers} | {t.runs} | {t.wall_s:.1f} | {t.per_minute:.1f} | {sum(t.run_s) / t.runs:.2f} "
-            f"| {t.per_minute / one.per_minute:.2f}x |"
+            f"| {sum(t.cpu_s) / t.runs:.2f} | {t.per_minute / one.per_minute:.2f}x |"
         )
     lines += [
         "",
         f"- Ratio of runs per minute, {last.workers} workers / {one.workers}: "
         f"**{last.per_minute / one.per_minute:.2f}x**.",
         f"- Same results from every worker count: {'yes' if same else '**NO**'}.",
+        "- A run's CPU time is what it costs whatever else the machine runs; wall time per run above its CPU time "
+        "is time the run waited for a core (other work on the machine, or the other worker).",
         "",
     ]
     return "\n".join(lines)
