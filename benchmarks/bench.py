@@ -1,18 +1,27 @@
-"""Throughput of the vectorised engine against the slow reference, in one run.
+"""Throughput of the vectorised engine against the per-object Mesa model, in one run.
 
-The machines are small and noisy (2 cores), so absolute times move from run
-to run; the ratio of the two engines, measured back to back in one process,
-is the figure to compare. Results go to a dated section of RESULTS.md, with
-the machine and the commit they were measured on.
+One command times, on the same population and days, the vectorised engine
+(`RelocationModel`) and the model a Mesa user would write (`mesa_agents.py`:
+one `mesa.Agent` per worker, stepped with `shuffle_do`, the rules of
+`model/reference.py`) at several sizes, reports agent-steps per second, the
+ratio of the two and how each one's time grows with the population; then the
+vectorised engine at full scale (two million agents, 730 days) with its peak
+memory. Each measurement runs in a fresh process of its own, so peak RSS is
+that run's alone. The machines are small and noisy (2 cores): compare the
+ratios measured in one run more than the absolute times. Results go to a
+dated section of RESULTS.md, with the machine and the commit.
 
-    python3 benchmarks/bench.py                     # full scale: two million agents, 730 days
-    python3 benchmarks/bench.py --scale 0.01 --days 60
+    python3 benchmarks/bench.py                       # 10k/100k/1M vs Mesa at 10k/100k, then full scale
+    python3 benchmarks/bench.py --quick               # 10k and 100k, 60 days, full scale skipped
+    python3 benchmarks/bench.py --baseline-python /path/to/old/checkout/.venv/bin/python   # full scale, old vs new
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import math
 import os
 import platform
 import re
@@ -24,46 +33,79 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mesa  # noqa: E402
 import numpy as np  # noqa: E402
 
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, load_scenario  # noqa: E402
-from exodus.model.decision import Rules  # noqa: E402
-from exodus.model.reference import ReferenceRules  # noqa: E402
 
 MARK = "<!-- bench:"  # a section's first line carries its key, so a rerun replaces it
+FULL_AGENTS = 2_000_000  # the baseline at scale 1
 
 
 @dataclass
 class Timing:
-    engine: str
-    scale: float
+    engine: str  # "vectorised", "mesa", or "vectorised (<label>)" for a baseline interpreter
     agents: int
     days: int
     build_s: float
     run_s: float
+    rss_mib: float  # peak resident memory of the process that ran it
+    departures: int  # persons who left Russia: a check that both engines did the same kind of work
 
     @property
     def agent_steps_per_s(self) -> float:
         return self.agents * self.days / self.run_s
 
 
+def scale_for(agents: int) -> float:
+    return agents / FULL_AGENTS
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def time_engine(engine: str, rules: type[Rules], scale: float, days: int, seed: int) -> Timing:
+def measure(engine: str, agents: int, days: int, seed: int) -> dict[str, float | int | str]:
+    """Build and run one engine here (in a child process of `main`); build and run timed apart."""
     started = time.perf_counter()
-    model = RelocationModel(DEFAULT_SCENARIO, rng=seed, scale=scale, rules=rules, **{"scenario.days": days})
+    if engine == "mesa":
+        from mesa_agents import MesaRelocationModel
+
+        model = MesaRelocationModel(DEFAULT_SCENARIO, rng=seed, scale=scale_for(agents), days=days)
+        n = len(model.agents)
+    else:
+        model = RelocationModel(DEFAULT_SCENARIO, rng=seed, scale=scale_for(agents), **{"scenario.days": days})
+        n = len(model.workers)
     built = time.perf_counter()
     for day in range(days):
         model.step()
-        if days >= 100 and (day + 1) % 100 == 0:
-            print(f"  {engine}: day {day + 1}/{days}, {time.perf_counter() - built:.1f} s", file=sys.stderr)
+        if (day + 1) % 100 == 0:
+            print(f"  {engine} {n:,}: day {day + 1}/{days}, {time.perf_counter() - built:.1f} s", file=sys.stderr)
     finished = time.perf_counter()
-    return Timing(engine, scale, len(model.workers), days, built - started, finished - built)
+    left = model.departures_persons() if engine == "mesa" else model.persons_left(0) + model.persons_left(1)
+    return {
+        "engine": engine,
+        "agents": n,
+        "days": days,
+        "build_s": built - started,
+        "run_s": finished - built,
+        "rss_mib": peak_rss_mib(),
+        "departures": int(left),
+    }
+
+
+def child(engine: str, agents: int, days: int, seed: int, python: str = sys.executable, label: str = "") -> Timing:
+    """`measure` in a fresh process (its own peak RSS); `python` may be another checkout's interpreter."""
+    command = [python, __file__, "--child", engine, "--agents", str(agents), "--days", str(days)]
+    command += ["--seed", str(seed)]
+    print(f"{label or engine}: {agents:,} agents, {days} days", file=sys.stderr)
+    out = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    if label:
+        result["engine"] = f"{result['engine']} ({label})"
+    return Timing(**result)
 
 
 def git(*args: str) -> str:
@@ -96,10 +138,23 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "mesa": mesa.__version__,
+        "load": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
-def section(fast: Timing, same: Timing, slow: Timing, rss_start: float, rss_fast: float) -> str:
+def growth(timings: list[Timing]) -> str:
+    """How run time grows with the agents between consecutive sizes: the exponent b of time ~ agents^b."""
+    steps = []
+    for a, b in zip(timings, timings[1:], strict=False):
+        exponent = math.log(b.run_s / a.run_s) / math.log(b.agents / a.agents)
+        steps.append(
+            f"{a.agents:,} to {b.agents:,}: x{b.run_s / a.run_s:.1f} time for x{b.agents / a.agents:.0f} "
+            f"agents (b = {exponent:.2f})"
+        )
+    return "; ".join(steps) if steps else "one size only"
+
+
+def section(pairs: list[tuple[Timing, Timing | None]], full: list[Timing], days: int) -> str:
     today, rev = dt.date.today().isoformat(), commit()
     env = machine()
     lines = [
@@ -107,26 +162,59 @@ def section(fast: Timing, same: Timing, slow: Timing, rss_start: float, rss_fast
         f"## {today} · commit {rev} · Python {env['python']}",
         "",
         f"Machine: {env['platform']}; {env['cpu']}; {env['cores']} cores; {env['ram']} RAM.  ",
-        f"Versions: Python {env['python']}, numpy {env['numpy']}, mesa {env['mesa']}.",
+        f"Versions: Python {env['python']}, numpy {env['numpy']}, mesa {env['mesa']}.  ",
+        f"Load average before: {env['load']}.",
         "",
-        "| engine | scale | agents | days | build s | run s | agent-steps/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"### Vectorised engine and per-object Mesa model, same population and days ({days} days of the baseline "
+        "from 24 February 2022, seed given)",
+        "",
+        "| agents | days | vectorised run s | Mesa run s | vectorised agent-steps/s | Mesa agent-steps/s "
+        "| ratio | departures (persons) vectorised / Mesa |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for t in (fast, same, slow):
-        lines.append(
-            f"| {t.engine} | {t.scale:g} | {t.agents:,} | {t.days} | {t.build_s:.2f} | {t.run_s:.2f} "
-            f"| {t.agent_steps_per_s:,.0f} |"
-        )
+    for fast, slow in pairs:
+        if slow is None:
+            lines.append(
+                f"| {fast.agents:,} | {fast.days} | {fast.run_s:.2f} | - | {fast.agent_steps_per_s:,.0f} | - | - "
+                f"| {fast.departures:,} / - |"
+            )
+        else:
+            lines.append(
+                f"| {fast.agents:,} | {fast.days} | {fast.run_s:.2f} | {slow.run_s:.2f} "
+                f"| {fast.agent_steps_per_s:,.0f} | {slow.agent_steps_per_s:,.0f} "
+                f"| **{fast.agent_steps_per_s / slow.agent_steps_per_s:,.0f}x** "
+                f"| {fast.departures:,} / {slow.departures:,} |"
+            )
+    vectorised = [fast for fast, _ in pairs]
+    mesa_runs = [slow for _, slow in pairs if slow is not None]
     lines += [
         "",
-        f"- Vectorised at scale {fast.scale:g}: {fast.build_s + fast.run_s:.1f} s wall "
-        f"({fast.build_s:.1f} s to build, {fast.run_s:.1f} s to run, {1000 * fast.run_s / fast.days:.0f} ms a day); "
-        f"peak RSS {rss_fast:,.0f} MiB (of which {rss_start:,.0f} MiB before building).",
-        f"- Ratio vectorised / reference: **{fast.agent_steps_per_s / slow.agent_steps_per_s:,.0f}x** "
-        f"(scale {fast.scale:g} against scale {slow.scale:g}); "
-        f"{same.agent_steps_per_s / slow.agent_steps_per_s:,.0f}x on the same small population and days.",
+        f"- Growth with the population, vectorised: {growth(vectorised)}.",
+        f"- Growth with the population, Mesa: {growth(mesa_runs)}.",
+        "- The Mesa model leaves out land-border queues and firm relocations and draws from `model.random`, so its "
+        "departures differ somewhat from the vectorised engine's; the daily work per agent (hazard clock, "
+        "considering, reachable places, utilities, choice, move) is the same.",
         "",
     ]
+    if full:
+        lines += [
+            "### Full scale (vectorised engine)",
+            "",
+            "| engine | agents | days | build s | run s | wall s | ms a day | agent-steps/s | peak RSS MiB |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for t in full:
+            lines.append(
+                f"| {t.engine} | {t.agents:,} | {t.days} | {t.build_s:.2f} | {t.run_s:.2f} | {t.build_s + t.run_s:.2f} "
+                f"| {1000 * t.run_s / t.days:.1f} | {t.agent_steps_per_s:,.0f} | {t.rss_mib:,.0f} |"
+            )
+        if len(full) > 1:
+            lines += [
+                "",
+                f"- Speed-up of the run, this commit against {full[-1].engine}: "
+                f"**{full[-1].run_s / full[0].run_s:.2f}x**.",
+            ]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -142,24 +230,40 @@ def write(out: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    default_days = load_scenario(DEFAULT_SCENARIO).days
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="vectorised run (1.0: two million agents)")
-    parser.add_argument("--days", type=int, default=default_days, help="days of the vectorised run")
-    parser.add_argument("--reference-scale", type=float, default=0.001, help="population of the reference run")
-    parser.add_argument("--reference-days", type=int, default=30)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="agents of the vectorised runs")
+    parser.add_argument("--mesa-sizes", default="10000,100000", help="agents of the Mesa runs (a subset of --sizes)")
+    parser.add_argument("--days", type=int, default=240, help="days of the engine comparison (240: past the call-up)")
+    parser.add_argument("--full-days", type=int, default=load_scenario(DEFAULT_SCENARIO).days)
+    parser.add_argument("--no-full", action="store_true", help="skip the full-scale run")
+    parser.add_argument("--quick", action="store_true", help="10k and 100k agents, 60 days, no full scale")
+    parser.add_argument("--baseline-python", help="also time full scale with this interpreter (an older checkout)")
+    parser.add_argument("--baseline-label", default="baseline", help="what to call that run in the table")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--agents", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    rss_start = peak_rss_mib()
-    print(f"vectorised, scale {args.scale:g}, {args.days} days", file=sys.stderr)
-    fast = time_engine("vectorised", Rules, args.scale, args.days, args.seed)
-    rss_fast = peak_rss_mib()
-    print(f"reference, scale {args.reference_scale:g}, {args.reference_days} days", file=sys.stderr)
-    slow = time_engine("reference", ReferenceRules, args.reference_scale, args.reference_days, args.seed)
-    same = time_engine("vectorised", Rules, args.reference_scale, args.reference_days, args.seed)
-    text = section(fast, same, slow, rss_start, rss_fast)
+    if args.child:
+        print(json.dumps(measure(args.child, args.agents, args.days, args.seed)))
+        return
+    if args.quick:
+        args.sizes, args.mesa_sizes, args.days, args.no_full = "10000,100000", "10000,100000", 60, True
+    sizes = [int(x) for x in args.sizes.split(",")]
+    mesa_sizes = {int(x) for x in args.mesa_sizes.split(",") if x}
+    pairs = []
+    for n in sizes:
+        fast = child("vectorised", n, args.days, args.seed)
+        slow = child("mesa", n, args.days, args.seed) if n in mesa_sizes else None
+        pairs.append((fast, slow))
+    full = []
+    if not args.no_full:
+        full.append(child("vectorised", FULL_AGENTS, args.full_days, args.seed))
+        if args.baseline_python:
+            full.append(
+                child("vectorised", FULL_AGENTS, args.full_days, args.seed, args.baseline_python, args.baseline_label)
+            )
+    text = section(pairs, full, args.days)
     write(args.out, text)
     print(text)
 

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from exodus.model import kernels
 from exodus.model.locations import ENTRY_KINDS, HOME, Locations
 from exodus.model.policy import Timeline
 from exodus.model.population import FOREIGN, GREY, IT, JOB_STATUS, NO_WORK, RELOCATED, REMOTE_RU, Firms, Workers
@@ -134,7 +135,23 @@ class Rules:
         Factored as static propensity x circle term x class term, so the
         per-agent work each day is two gathers and two products.
         """
-        hz, tl, t, w = self.behaviour.hazard, self.timeline, market.day, self.workers
+        w = self.workers
+        circle_term, class_term = self.home_terms(market)
+        at_home = (w.location == HOME) & (w.queued < 0)
+        propensity = np.where(at_home, self.propensity, np.float32(0.0))
+        return propensity * circle_term[w.circle] * class_term[self.risk_class]
+
+    def home_clocks(self, market: Market) -> np.ndarray:
+        """Add today's `home_hazard` to every worker's clock; return the workers whose clock has reached its
+        threshold. One fused pass over the workers, bit for bit the numpy expression (see kernels.py)."""
+        w = self.workers
+        circle_term, class_term = self.home_terms(market)
+        args = (w.location, w.queued, self.propensity, w.circle, circle_term, self.risk_class, class_term)
+        return kernels.home_clocks(*args, w.clock, w.threshold)
+
+    def home_terms(self, market: Market) -> tuple[np.ndarray, np.ndarray]:
+        """The day's factors of the home hazard: [circle] and [risk class], float32."""
+        hz, tl, t = self.behaviour.hazard, self.timeline, market.day
         circle_term = np.exp(
             hz.contacts * (1.0 - market.circle_share[:, HOME]) + hz.sanctions * self.circle_exposure * tl.sanctions[t]
         )
@@ -145,24 +162,25 @@ class Rules:
             + hz.mobilisation * mobilisation[classes // 2]
             + hz.repression * tl.repression[t] * (classes % 2)
         ).astype(np.float32)
-        at_home = (w.location == HOME) & (w.queued < 0)
-        propensity = np.where(at_home, self.propensity, np.float32(0.0))
-        return propensity * circle_term.astype(np.float32)[w.circle] * class_term[self.risk_class]
+        return circle_term.astype(np.float32), class_term
 
     def abroad_hazard(self, idx: np.ndarray, market: Market) -> np.ndarray:
         """Daily hazard of reconsidering, for workers abroad."""
-        hz, w = self.behaviour.hazard, self.workers
-        loc = w.location[idx]
-        net = self.job_income(idx, loc, w.job[idx], market)
-        col = market.cost_of_living[loc]
-        strain = np.clip((col - net) / col, 0.0, 1.0)  # share of living costs pay does not cover
-        came_with = w.income[idx]
-        lost = np.clip(1.0 - net / np.maximum(came_with, 1.0), 0.0, 1.0)
-        fallen = np.where(came_with > 0, lost, 0.0)  # pay lost since arrival (none to lose if they came without)
-        broke = self.savings_now(idx, market) <= 0
+        hz, w, loc, t = self.behaviour.hazard, self.workers, self.locations, market.day
         alarm = hz.alarm if hz.alarm_abroad is None else hz.alarm_abroad
-        transit = self.locations.stepping_stone[loc] & (market.day - w.arrived[idx] < hz.transit_days)
-        drive = hz.money * (strain + fallen + broke) + alarm * self.timeline.alarm[market.day] + hz.transit * transit
+        # money: the share of living costs pay does not cover, the share of the pay they came with that is gone
+        # (none to lose if they came without), savings run out; the news; the first weeks at a stepping stone.
+        # One fused pass over `idx` (kernels.abroad_drive), bit for bit the numpy expression it replaced.
+        drive = kernels.abroad_drive(
+            np.asarray(idx, dtype=np.int64),
+            *(w.location, w.job, w.wage, w.segment, w.income, w.savings, w.since, w.arrived),
+            *(self.local_wage_factor, loc.income_tax_it, loc.wage_local, loc.stepping_stone, market.cost_of_living),
+            int(t),
+            float(self.timeline.penalty_tax[t]),
+            *(self.behaviour.taxes.grey_discount, self.behaviour.taxes.income_tax, hz.money),
+            float(alarm * self.timeline.alarm[t]),
+            *(float(hz.transit), float(hz.transit_days)),
+        )
         return hz.base_abroad * np.exp(drive)
 
     def savings_now(self, idx: np.ndarray, market: Market) -> np.ndarray:
@@ -238,10 +256,17 @@ class Rules:
     def job_options(self, idx: np.ndarray, dest: np.ndarray, market: Market) -> tuple[np.ndarray, np.ndarray]:
         """Best job a worker could hold at `dest` [agent, loc]: (status, monthly net income), a local job at its
         expected pay (times the chance of finding one)."""
-        pay = self.pay_by_job(idx, dest, market)
-        pay[FOREIGN] *= self.locations.job_finding[dest]
-        status, income = self.best_paid(pay, self.jobs_open(idx, dest, True, market))
-        return np.where(income > 0, status, NO_WORK), income  # a job that pays nothing is no job
+        w, locs, tax = self.workers, self.locations, self.behaviour.taxes
+        # pay_by_job, the local job's pay times the chance of finding one, best_paid over jobs_open(found=True),
+        # and a job that pays nothing is no job: one fused pass (kernels.job_options), bit for bit the same
+        return kernels.job_options(
+            np.asarray(idx, dtype=np.int64),
+            np.asarray(dest, dtype=np.int64),
+            *(w.wage, w.segment, w.remote, w.grey_ok, self._employer(idx, self.firms.location, HOME)),
+            *(self.local_wage_factor, locs.income_tax_it, locs.wage_local, locs.job_finding),
+            float(self.timeline.penalty_tax[market.day]),
+            *(tax.grey_discount, tax.income_tax),
+        )
 
     def take_job(self, idx: np.ndarray, dest: np.ndarray, found: np.ndarray, market: Market) -> np.ndarray:
         """The job a worker takes at `dest` (abroad): the best-paid open to them, a local one only if `found`."""

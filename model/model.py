@@ -16,6 +16,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from exodus.model import kernels
 from exodus.model.decision import DAYS_PER_MONTH, Market, Rules, State
 from exodus.model.locations import AIR, HOME, LAND, build_locations, build_routes
 from exodus.model.outputs import TAX_COLLECTED, TAX_TERMS, Tally, TaxTerm
@@ -245,23 +246,30 @@ class RelocationModel(mesa.Model):
         route = np.full((n, n), -1)
         trip = np.full((n, n), np.inf)
         wait = np.zeros((n, n))
-        best = np.full((n, n), np.inf)
         vot = self.behaviour.utility.value_of_time_usd
-        for r in range(len(routes)):
-            o, d, mode = routes.origin[r], routes.destination[r], routes.mode[r]
-            if mode == AIR and HOME in (o, d):
-                # An airspace closure bars Russian aircraft, which fly only to and from Russia: it closes a
-                # flight there at the far end, or at the hub of a connection (a foreign carrier flies on).
-                far = (d if o == HOME else o) if routes.via[r] < 0 else routes.via[r]
-                if tl.airspace_closed[t, far] or tl.airspace_closed[t, HOME]:
-                    continue
-            if mode == LAND and (tl.border_closed[t, d] or tl.border_closed[t, o]):
-                continue
-            price = routes.cost[r] * (self.fare if (mode == AIR and o == HOME) else 1.0)
-            queue_days = self._queue_persons(r) / routes.capacity[r] if routes.capacity[r] > 0 else 0.0
-            generalised = price + vot * (routes.days[r] + queue_days)
-            if generalised < best[o, d]:
-                best[o, d], route[o, d], trip[o, d], wait[o, d] = generalised, r, price, queue_days
+        # every route at once; of an origin and destination's open routes the cheapest in money and time wins, the
+        # first of equals (as a loop over the routes keeping the strictly cheaper one would pick)
+        o, d, mode = routes.origin, routes.destination, routes.mode
+        by_air, by_land = mode == AIR, mode == LAND
+        # An airspace closure bars Russian aircraft, which fly only to and from Russia: it closes a flight there at
+        # the far end, or at the hub of a connection (a foreign carrier flies on from there).
+        far = np.where(routes.via >= 0, routes.via, np.where(o == HOME, d, o))
+        russian = by_air & ((o == HOME) | (d == HOME))
+        shut = (russian & (tl.airspace_closed[t, far] | tl.airspace_closed[t, HOME])) | (
+            by_land & (tl.border_closed[t, d] | tl.border_closed[t, o])
+        )
+        price = routes.cost * np.where(by_air & (o == HOME), self.fare, 1.0)
+        waiting = np.array([self._queue_persons(r) if queue else 0.0 for r, queue in enumerate(self.queues)])
+        limited = routes.capacity > 0
+        queue_days = np.zeros(len(routes))
+        queue_days[limited] = waiting[limited] / routes.capacity[limited]
+        generalised = price + vot * (routes.days + queue_days)
+        open_ = np.flatnonzero(~shut)
+        pair = o[open_] * n + d[open_]
+        ranked = open_[np.lexsort((open_, generalised[open_], pair))]
+        _, first = np.unique(o[ranked] * n + d[ranked], return_index=True)
+        r = ranked[first]
+        route[o[r], d[r]], trip[o[r], d[r]], wait[o[r], d[r]] = r, price[r], queue_days[r]
         diagonal = np.arange(n)
         route[diagonal, diagonal], trip[diagonal, diagonal] = n, 0.0  # staying put: no route needed
         circle_share = self.circle_at / self.circle_size[:, None]
@@ -310,9 +318,7 @@ class RelocationModel(mesa.Model):
     def _decide_at_home(self, t: int, market: Market, offered: np.ndarray) -> None:
         w = self.workers
         self._air_demand = 0.0
-        hazard = self.rules.home_hazard(market)
-        w.clock += hazard
-        considering = np.flatnonzero(w.clock >= w.threshold)
+        considering = self.rules.home_clocks(market)  # today's hazard added to the clocks: those that passed
         offered = offered[(w.location[offered] == HOME) & (w.queued[offered] < 0)]
         considering = np.union1d(considering, offered)
         if len(considering) == 0:
@@ -392,19 +398,17 @@ class RelocationModel(mesa.Model):
 
     def _decide_abroad(self, t: int, market: Market, offered: np.ndarray) -> None:
         w = self.workers
-        abroad = np.flatnonzero(w.location != HOME)
+        abroad = kernels.away(w.location)  # np.flatnonzero(w.location != HOME), in one pass
         if len(abroad) == 0:
             return
-        hazard = self.rules.abroad_hazard(abroad, market).astype(np.float32)
-        w.clock[abroad] += hazard
+        hazard = self.rules.abroad_hazard(abroad, market).astype(np.float32)  # added to the clocks below
         self._apply_for_permits(abroad, t)
         visa = self._obtain_visas(abroad, t)
         self._search_for_work(abroad, t, market)
         # A visa-free stay running out forces the question; running out of money raises its hazard (the
         # `broke` term of abroad_hazard) but does not force it daily: a worker re-drawing the choice every
         # day is sure to pick home by chance within weeks (measured: most returns outside IT, issue 8).
-        forced = w.deadline[abroad] <= t
-        considering = abroad[(w.clock[abroad] >= w.threshold[abroad]) | forced]
+        considering = kernels.abroad_clocks(abroad, hazard, w.clock, w.threshold, w.deadline, t)  # passed or forced
         offered = offered[w.location[offered] != HOME]
         considering = np.union1d(np.union1d(considering, offered), visa)
         if len(considering) == 0:

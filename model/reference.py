@@ -361,6 +361,11 @@ class ReferenceRules(Rules):
         everyone = self.workers_at(np.arange(len(self.workers)))
         return np.array([self.hazard_at_home(w, day) for w in everyone], dtype=np.float32)
 
+    def home_clocks(self, market: Market) -> np.ndarray:
+        w = self.workers
+        w.clock += self.home_hazard(market)
+        return np.flatnonzero(w.clock >= w.threshold)
+
     def abroad_hazard(self, idx: np.ndarray, market: Market) -> np.ndarray:
         day = self.today(market)
         return np.array([self.hazard_abroad(w, day) for w in self.workers_at(idx)], dtype=np.float32)

@@ -1,0 +1,182 @@
+"""Fused loops for the two passes the engine makes over every agent every day.
+
+numpy makes one pass over all the agents per operation: the home hazard took
+eight (who is home, the propensity, two gathers, two products, the clock,
+the threshold) over two million agents a day, the abroad hazard a dozen over
+those abroad. Each loop here makes one, with the same arithmetic in the same
+order and the same types (float32 where the arrays are float32), so the
+results are bit for bit those of the numpy expressions they replace
+(`tests/test_kernels.py` checks it). Exponentials stay in numpy: numba's
+would call another library, which may round differently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_HOME = 0  # locations.HOME
+_REMOTE_RU, _FOREIGN, _RELOCATED, _NO_WORK, _GREY = 1, 2, 3, 4, 5  # population's job statuses abroad
+
+
+@njit(cache=True, nogil=True)
+def home_clocks(
+    location: np.ndarray,
+    queued: np.ndarray,
+    propensity: np.ndarray,
+    circle: np.ndarray,
+    circle_term: np.ndarray,
+    risk_class: np.ndarray,
+    class_term: np.ndarray,
+    clock: np.ndarray,
+    threshold: np.ndarray,
+) -> np.ndarray:
+    """Add today's home hazard (propensity x circle term x class term, float32) to the clock of every worker at
+    home and not queued; return the workers whose clock has reached its threshold, in index order."""
+    passed = np.empty(len(clock), dtype=np.int64)
+    k = 0
+    for i in range(len(clock)):
+        if location[i] == _HOME and queued[i] < 0:
+            clock[i] += propensity[i] * circle_term[circle[i]] * class_term[risk_class[i]]
+        if clock[i] >= threshold[i]:
+            passed[k] = i
+            k += 1
+    return passed[:k].copy()  # not a view of the whole buffer: it would keep all of it alive
+
+
+@njit(cache=True, nogil=True)
+def abroad_drive(
+    idx: np.ndarray,
+    location: np.ndarray,
+    job: np.ndarray,
+    wage: np.ndarray,
+    segment: np.ndarray,
+    income: np.ndarray,
+    savings: np.ndarray,
+    since: np.ndarray,
+    arrived: np.ndarray,
+    local_wage_factor: np.ndarray,
+    income_tax_it: np.ndarray,
+    wage_local: np.ndarray,
+    stepping_stone: np.ndarray,
+    cost_of_living: np.ndarray,
+    day: int,
+    penalty_tax: float,
+    grey_discount: float,
+    income_tax: float,
+    money: float,
+    alarm_term: float,
+    transit: float,
+    transit_days: float,
+) -> np.ndarray:
+    """The exponent of the abroad hazard (`Rules.abroad_hazard`) for workers `idx`: money strain, pay lost since
+    arrival, savings run out, the news and transit, term by term as numpy evaluates them."""
+    drive = np.empty(len(idx), dtype=np.float64)
+    for k in range(len(idx)):
+        i = idx[k]
+        loc = location[i]
+        w = np.float64(wage[i])
+        status = job[i]
+        net = 0.0
+        if status == _REMOTE_RU:
+            net = w * (1.0 - penalty_tax)
+        elif status == _GREY:
+            net = w * (1.0 - grey_discount)
+        elif status == _RELOCATED:
+            net = w * (1.0 - income_tax_it[loc]) / (1.0 - income_tax)
+        elif status == _FOREIGN:
+            net = wage_local[loc] * local_wage_factor[segment[i]] * (1.0 - income_tax_it[loc])
+        col = cost_of_living[loc]
+        strain = (col - net) / col
+        strain = 0.0 if strain < 0.0 else (1.0 if strain > 1.0 else strain)
+        came_with = income[i]
+        fallen = 0.0
+        if came_with > 0:
+            lost = 1.0 - net / np.float64(max(came_with, np.float32(1.0)))
+            fallen = 0.0 if lost < 0.0 else (1.0 if lost > 1.0 else lost)
+        monthly = np.float64(income[i]) - col
+        now = np.float64(savings[i]) + monthly * np.float64(day - since[i]) / 30.0
+        broke = 1.0 if now <= 0 else 0.0
+        in_transit = 1.0 if (stepping_stone[loc] and day - arrived[i] < transit_days) else 0.0
+        drive[k] = money * (strain + fallen + broke) + alarm_term + transit * in_transit
+    return drive
+
+
+@njit(cache=True, nogil=True)
+def away(location: np.ndarray) -> np.ndarray:
+    """The workers not at home, in index order: `np.flatnonzero(location != HOME)` in one pass."""
+    found = np.empty(len(location), dtype=np.int64)
+    k = 0
+    for i in range(len(location)):
+        if location[i] != _HOME:
+            found[k] = i
+            k += 1
+    return found[:k].copy()  # not a view of the whole buffer: it would keep all of it alive
+
+
+@njit(cache=True, nogil=True)
+def abroad_clocks(
+    idx: np.ndarray, hazard: np.ndarray, clock: np.ndarray, threshold: np.ndarray, deadline: np.ndarray, day: int
+) -> np.ndarray:
+    """Add today's hazard (float32) to the clocks of workers `idx`; return those whose clock has reached its
+    threshold or whose stay runs out today (`deadline <= day`), in the order of `idx`."""
+    passed = np.empty(len(idx), dtype=np.int64)
+    k = 0
+    for j in range(len(idx)):
+        i = idx[j]
+        clock[i] += hazard[j]
+        if clock[i] >= threshold[i] or deadline[i] <= day:
+            passed[k] = i
+            k += 1
+    return passed[:k].copy()
+
+
+@njit(cache=True, nogil=True)
+def job_options(
+    idx: np.ndarray,
+    dest: np.ndarray,
+    wage: np.ndarray,
+    segment: np.ndarray,
+    remote: np.ndarray,
+    grey_ok: np.ndarray,
+    firm_location: np.ndarray,
+    local_wage_factor: np.ndarray,
+    income_tax_it: np.ndarray,
+    wage_local: np.ndarray,
+    job_finding: np.ndarray,
+    penalty_tax: float,
+    grey_discount: float,
+    income_tax: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`Rules.job_options` for workers `idx` at places `dest` [agent, k]: the best-paid job open to them (a local
+    one at its expected pay), the first of equals in the order remote, foreign, relocated, none, grey, and its
+    pay; no work where the best pays nothing. `firm_location` is [agent] (HOME outside IT)."""
+    n, m = dest.shape
+    status = np.empty((n, m), dtype=np.int8)
+    income = np.empty((n, m), dtype=np.float64)
+    for a in range(n):
+        i = idx[a]
+        w = np.float64(wage[i])
+        factor = local_wage_factor[segment[i]]
+        for j in range(m):
+            d = dest[a, j]
+            local_tax = income_tax_it[d]
+            best, pay = np.int8(_REMOTE_RU), -np.inf
+            if remote[i]:
+                pay = w * (1.0 - penalty_tax)
+            value = wage_local[d] * factor * (1.0 - local_tax) * job_finding[d]
+            if value > pay:
+                best, pay = np.int8(_FOREIGN), value
+            if firm_location[a] == d and d != _HOME:
+                value = w * (1.0 - local_tax) / (1.0 - income_tax)
+                if value > pay:
+                    best, pay = np.int8(_RELOCATED), value
+            if pay < 0.0:
+                best, pay = np.int8(_NO_WORK), 0.0
+            if remote[i] and grey_ok[i] and penalty_tax > 0:
+                value = w * (1.0 - grey_discount)
+                if value > pay:
+                    best, pay = np.int8(_GREY), value
+            status[a, j] = best if pay > 0 else np.int8(_NO_WORK)
+            income[a, j] = pay
+    return status, income
