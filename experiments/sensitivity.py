@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from exodus.experiments.metrics import MetricError, check_names, evaluate, parse
 from exodus.experiments.outdir import check_replaceable, staged_dir
@@ -70,7 +70,7 @@ from exodus.experiments.runner import Job, run_many, run_metrics
 from exodus.experiments.sweep_file import unit_sample
 from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
-from exodus.model.scenario import get_path
+from exodus.model.scenario import Bounds, get_path
 
 MARKER = "sensitivity.json"
 
@@ -128,19 +128,10 @@ class MorrisSettings(_Strict):
         return value
 
 
-class ParameterSpec(_Strict):
-    low: float
-    high: float
-    log: bool = False
-    label: str | None = Field(None, description="short name for the figure")
+class ParameterSpec(Bounds):
+    """A parameter of the design: its bounds, checked as a scenario's free parameters are, and a label."""
 
-    @model_validator(mode="after")
-    def _bounds(self) -> ParameterSpec:
-        if not self.high > self.low:
-            raise ValueError(f"high ({self.high}) must be above low ({self.low})")
-        if self.log and self.low <= 0:
-            raise ValueError(f"log = true needs low > 0, got {self.low}")
-        return self
+    label: str | None = Field(None, description="short name for the figure")
 
 
 class Spec(_Strict):
@@ -219,8 +210,8 @@ def load_design(path: str | Path) -> Design:
                 load_scenario(scenario_file, {name: round(bound) if isinstance(current, int) else bound})
             except ScenarioError as err:
                 raise SensitivityError(f"{where}: bound {bound} is not a valid value:\n{err}") from None
-        label = p.label or name
-        params.append(Bounded(name, p.low, p.high, p.log, isinstance(current, int), label))
+        bounds = p.model_dump(exclude={"label"})
+        params.append(Bounded(path=name, **bounds, integer=isinstance(current, int), label=p.label or name))
 
     needed = 1
     for name in settings.outputs:

@@ -53,7 +53,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from exodus.experiments.metrics import check_names
 from exodus.experiments.parameters import Bounded
 from exodus.model.files import field_errors, read_toml, refuse_flags
-from exodus.model.scenario import ScenarioError, check_horizon, get_path, read_raw, set_path, sets_horizon, validate
+from exodus.model.scenario import (
+    ScenarioError,
+    check_bounds,
+    check_horizon,
+    get_path,
+    read_raw,
+    set_path,
+    sets_horizon,
+    validate,
+)
 from exodus.model.streams import SEED_MAX
 
 Method = Literal["grid", "lhs", "sobol", "saltelli", "morris"]
@@ -107,6 +116,8 @@ class Design(_Strict):
 
 
 class Parameter(_Strict):
+    """A swept parameter: explicit values (grid only), or bounds checked as every bounded parameter is."""
+
     path: str
     values: list[Any] | None = Field(None, min_length=1)
     low: float | None = None
@@ -123,10 +134,7 @@ class Parameter(_Strict):
         if self.values is None:
             if self.low is None or self.high is None:
                 raise ValueError("expected values = [...] or both low and high")
-            if not self.low < self.high:
-                raise ValueError(f"expected low < high, got low={self.low}, high={self.high}")
-            if self.log and self.low <= 0:
-                raise ValueError(f"log = true needs low > 0, got low={self.low}")
+            check_bounds(self.low, self.high, self.log)
         elif self.levels is not None:
             raise ValueError("levels goes with low/high, not with values")
         return self
@@ -134,7 +142,7 @@ class Parameter(_Strict):
     def bounded(self) -> Bounded:
         """The parameter as the analyses' bounded type (sampled designs and grid levels)."""
         assert self.low is not None and self.high is not None
-        return Bounded(self.path, self.low, self.high, self.log, self.integer)
+        return Bounded(path=self.path, low=self.low, high=self.high, log=self.log, integer=self.integer)
 
     def from_unit(self, u: np.ndarray) -> list[Any]:
         """Map points of [0, 1] onto the bounds."""
