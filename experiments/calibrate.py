@@ -106,14 +106,8 @@ def ensemble(
 def free_parameters(scenario: Scenario, source: str) -> list[Bounded]:
     if not scenario.free_parameters:
         raise ScenarioError(f"{source}: field free_parameters: expected at least one parameter to calibrate")
-    params = []
-    for path, spec in scenario.free_parameters.items():
-        if not spec.low < spec.high:
-            raise ScenarioError(f"{source}: field free_parameters.{path}: expected low < high")
-        if spec.log and spec.low <= 0:
-            raise ScenarioError(f"{source}: field free_parameters.{path}: expected low > 0 for a log-scale parameter")
-        params.append(Bounded(path, spec.low, spec.high, spec.log))
-    return params
+    # the bounds were checked when the scenario was validated
+    return [Bounded(path=path, **spec.model_dump()) for path, spec in scenario.free_parameters.items()]
 
 
 def loss(targets: Sequence[Target], values: dict[str, list[float]]) -> float:

@@ -2,8 +2,8 @@
 
 `app.py` at the repository root is the page (`solara run app.py`, or
 `exodus dashboard`). SolaraViz drives a `Dashboard`, a `mesa.Model` whose
-`run` is a `DashboardModel`: the real `RelocationModel` of the chosen scenario
-with the policy levers applied as scenario overrides, which steps the calibrated
+`run` is a `DashboardModel`: the real `RelocationModel` of the chosen scenario,
+built from a `runner.Job` whose overrides are the policy levers, which steps the calibrated
 baseline with the same seed and scale alongside, so every chart shows the two
 (common random numbers: the difference is the levers' effect, not noise). It
 runs at scale 0.05, the calibration's scale, at which `calibration/baseline/fit.md`
@@ -31,6 +31,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from exodus.experiments.attribution import load_drivers
+from exodus.experiments.runner import Job, build
 from exodus.experiments.targets import Target, load_targets, targets_path
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from exodus.model.locations import HOME, LAND
@@ -180,10 +181,13 @@ class DashboardModel(RelocationModel):
             "entry_bans": entry_bans,
         }
         self.overrides = {**lever_overrides(chosen, **levers), **kwargs}
-        super().__init__(path, rng=int(seed), scale=float(scale), **self.overrides)
+        # the run core's job and its scenario, as `exodus run` and every analysis build theirs; stepped here a
+        # render at a time instead of run to the end by `runner.run`
+        self.job = Job(str(path), tuple(self.overrides.items()), int(seed), float(scale))
+        super().__init__(self.job.resolve(), rng=self.job.seed, scale=self.job.scale)
         self.scenario_path = path
         self.levers = levers
-        self.baseline = RelocationModel(SCENARIO_DIR / BASELINE, rng=self.seed, scale=self.scale)
+        self.baseline = build(Job(str(SCENARIO_DIR / BASELINE), seed=self.job.seed, scale=self.job.scale))
         n = len(self.codes)
         self.flows = np.zeros((n, n))  # persons moved from i to j so far
         self.baseline_flows = np.zeros((n, n))

@@ -1,36 +1,33 @@
 """The bounded parameter: a scenario field that an analysis moves between two bounds, possibly on a log scale.
 
 One type for the calibration's free parameters, the sensitivity design's
-parameters and the sweep file's sampled parameters. The files that declare
-them (a scenario's [free_parameters], a design file's [parameters.*], a sweep
-file's [[parameter]]) keep their own schemas and messages; what they declare
-becomes a `Bounded`.
+parameters and the sweep file's sampled parameters. It extends the scenario
+schema's `Bounds` (what a scenario's [free_parameters] declare), so one rule
+with one message checks the bounds of all three files; a design file's
+[parameters.*] are `Bounds` with a label, a sweep file's [[parameter]] apply
+the same rule to their optional bounds.
 
-Two spaces:
-
-- the search space, where optimisers and SALib's samplers work: the value
-  itself, or its log10 for a log parameter (`bounds`, `value`, `space_from_unit`);
-- the unit interval of a sweep file's design, mapped onto the bounds linearly
-  or uniformly in log(value) (`from_unit`).
+One mapping, the search space: the value itself, or its log10 for a log
+parameter. Optimisers and SALib's samplers work there (`bounds`, `value`,
+`space`); a design in [0, 1]^d, a sweep file's or a sensitivity design's, is
+scaled onto it linearly as SALib scales its samples (`space_from_unit`), so a
+log parameter is sampled uniformly in log(value) (`from_unit`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from exodus.model.scenario import Bounds
 
-@dataclass(frozen=True)
-class Bounded:
+
+class Bounded(Bounds):
     """A dotted scenario path with bounds; `log`: searched and sampled in log space; `integer`: rounded values."""
 
     path: str
-    low: float
-    high: float
-    log: bool = False
     integer: bool = False
     label: str = ""  # a short name for figures
 
@@ -61,11 +58,5 @@ class Bounded:
         return np.add(np.multiply(u, high - low), low)
 
     def from_unit(self, u: np.ndarray) -> list[Any]:
-        """Points of [0, 1] onto the bounds: linearly, or uniformly in log(value) (a sweep file's designs)."""
-        if self.log:
-            values = np.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        else:
-            values = self.low + u * (self.high - self.low)
-        if self.integer:
-            return [round(float(v)) for v in values]
-        return [float(v) for v in values]
+        """Points of [0, 1] in the scenario's units: a design's columns, through the search space."""
+        return [self.value(float(x)) for x in self.space_from_unit(u)]

@@ -1,7 +1,9 @@
 """Where a run came from: code version, library versions, clock.
 
-Recorded in `run.json` so that a result can be traced to the code and the
-environment that made it, and a difference between two runs explained.
+Recorded beside every result (`run.json`, `batch.json`, `sweep.json`,
+`sensitivity.json`, ...) by `record` and `write_record`, so that a result can be
+traced to the code and the environment that made it, and a difference between
+two runs explained.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import mesa
 import numpy as np
+
+from exodus.experiments.outdir import write_atomic
 
 PACKAGE = "exodus-relocation"
 REPO = Path(__file__).resolve().parent.parent
@@ -85,9 +89,10 @@ def record(kind: str, started: str, elapsed: float, **fields: Any) -> dict[str, 
     }
 
 
-def write_record(path: Path, data: dict[str, Any]) -> None:
-    """Write a provenance record beside the results (`record_json`)."""
-    path.write_text(record_json(data), encoding="utf-8")
+def write_record(path: Path, data: dict[str, Any], tmp_dir: Path | None = None) -> None:
+    """Write a provenance record beside the results (`record_json`), whole or not at all (a sweep rewrites its
+    record as it goes; `tmp_dir` as for `write_atomic`)."""
+    write_atomic(path, record_json(data), tmp_dir)
 
 
 def record_json(record: dict[str, Any]) -> str:

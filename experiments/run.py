@@ -4,11 +4,12 @@ The folder holds everything needed to look at the run again and to trace it
 back: the daily tables (in persons), `run.json` (the resolved scenario, its
 digest, seed, scale, code and library versions, times) and `outflow.png`.
 
-`run.json` keys: scenario_path, scenario_name, scenario_digest, overrides,
-seed, scale, days, population (persons per segment), agents (per segment),
-persons_per_agent (per segment), targets_path, outputs (sha256 of each
-table), versions {package, mesa, numpy, python}, git {commit, dirty},
-started, finished (UTC ISO), elapsed_seconds, scenario (resolved).
+`run.json` is a provenance record (`provenance.record`), keys: kind ("run"),
+scenario_path, scenario_name, scenario_digest, overrides, seed, scale, days,
+population (persons per segment), agents (per segment), persons_per_agent
+(per segment), targets_path, outputs (sha256 of each table), scenario
+(resolved), versions {package, mesa, numpy, python}, git {commit, dirty},
+started, finished (UTC ISO), elapsed_seconds.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from exodus.experiments.outdir import claim, staged_dir
+from exodus.experiments.outdir import RUN_MARKER, claim, staged_dir
 from exodus.experiments.plot import plot_outflow
-from exodus.experiments.provenance import git_state, record_json, utc_now, versions
+from exodus.experiments.provenance import record, utc_now, write_record
 from exodus.experiments.targets import Target, load_targets, scenario_targets
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from exodus.model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
@@ -110,32 +111,30 @@ def run_scenario(
         tables = _tables(model)
         per_agent = model.workers.persons_per_agent
         agents = np.bincount(model.workers.segment, minlength=len(SEGMENTS))
-        record: dict[str, Any] = {
-            "scenario_path": str(scenario),
-            "scenario_name": name,
-            "scenario_digest": resolved.digest(),
-            "overrides": {key.replace("__", "."): value for key, value in overrides.items()},
-            "seed": seed,
-            "scale": scale,
-            "days": resolved.days,
-            "population": model.population(),
-            "agents": {seg: int(agents[s]) for s, seg in enumerate(SEGMENTS)},
-            "persons_per_agent": {seg: int(per_agent[s]) for s, seg in enumerate(SEGMENTS)},
-            "targets_path": None if targets is None else str(targets),
-            "outputs": {file: hashlib.sha256(text.encode()).hexdigest() for file, text in tables.items()},
-            "versions": versions(),
-            "git": git_state(),
-            "started": started,
-        }
         with staged_dir(out) as staging:
             for file, text in tables.items():
                 (staging / file).write_text(text, encoding="utf-8", newline="")
             if plot:
                 plot_outflow(staging / "daily.csv", targets, staging / "outflow.png", _title(name, seed, scale))
-            record["finished"] = utc_now()
-            record["elapsed_seconds"] = round(time.perf_counter() - clock, 3)
-            record["scenario"] = resolved.as_dict()
-            (staging / "run.json").write_text(record_json(record), encoding="utf-8")
+            provenance = record(
+                "run",
+                started,
+                time.perf_counter() - clock,
+                scenario_path=str(scenario),
+                scenario_name=name,
+                scenario_digest=resolved.digest(),
+                overrides={key.replace("__", "."): value for key, value in overrides.items()},
+                seed=seed,
+                scale=scale,
+                days=resolved.days,
+                population=model.population(),
+                agents={seg: int(agents[s]) for s, seg in enumerate(SEGMENTS)},
+                persons_per_agent={seg: int(per_agent[s]) for s, seg in enumerate(SEGMENTS)},
+                targets_path=None if targets is None else str(targets),
+                outputs={file: hashlib.sha256(text.encode()).hexdigest() for file, text in tables.items()},
+                scenario=resolved.as_dict(),
+            )
+            write_record(staging / RUN_MARKER, provenance)
         return out
 
 

@@ -24,6 +24,11 @@ names of `experiments/metrics.py`), the methods and their sizes, the seeds and t
     high = 5.0
     log = false               # true: sampled uniformly in log space (low > 0)
 
+The design points are a sweep file's: [sobol] is the `saltelli` design of a sweep
+file, [morris] its `morris` design (`sweep_file.sampled`), a log parameter sampled
+uniformly in log10(value) as every bounded parameter is; this module adds the runs
+over the seeds and SALib's analysis.
+
 Seeds. With `seed_mode = "common"` (the default) every design point runs with the same
 seeds `first_seed .. first_seed + seeds - 1` and its output is their mean: common random
 numbers, so two design points differ by their parameters and not by luck, and the indices
@@ -59,7 +64,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from exodus.experiments.metrics import MetricError, check_names, evaluate, parse
 from exodus.experiments.outdir import check_replaceable, staged_dir
@@ -67,10 +72,11 @@ from exodus.experiments.parameters import Bounded
 from exodus.experiments.pool import default_workers
 from exodus.experiments.provenance import git_state, record, utc_now, write_record
 from exodus.experiments.runner import Job, run_many, run_metrics
-from exodus.experiments.sweep_file import unit_sample
+from exodus.experiments.sweep_file import Design as SweepDesign
+from exodus.experiments.sweep_file import sampled
 from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
-from exodus.model.scenario import get_path
+from exodus.model.scenario import Bounds, get_path
 
 MARKER = "sensitivity.json"
 
@@ -128,19 +134,10 @@ class MorrisSettings(_Strict):
         return value
 
 
-class ParameterSpec(_Strict):
-    low: float
-    high: float
-    log: bool = False
-    label: str | None = Field(None, description="short name for the figure")
+class ParameterSpec(Bounds):
+    """A parameter of the design: its bounds, checked as a scenario's free parameters are, and a label."""
 
-    @model_validator(mode="after")
-    def _bounds(self) -> ParameterSpec:
-        if not self.high > self.low:
-            raise ValueError(f"high ({self.high}) must be above low ({self.low})")
-        if self.log and self.low <= 0:
-            raise ValueError(f"log = true needs low > 0, got {self.low}")
-        return self
+    label: str | None = Field(None, description="short name for the figure")
 
 
 class Spec(_Strict):
@@ -172,11 +169,9 @@ class Design:
         return self.settings.outputs
 
     def problem(self) -> dict[str, Any]:
-        return {
-            "num_vars": len(self.parameters),
-            "names": [p.path for p in self.parameters],
-            "bounds": [p.bounds for p in self.parameters],
-        }
+        """SALib's problem on the design's unit space, where the analysed points lie."""
+        d = len(self.parameters)
+        return {"num_vars": d, "names": [p.path for p in self.parameters], "bounds": [[0.0, 1.0]] * d}
 
     def seeds(self, point: int) -> list[int]:
         s = self.settings
@@ -219,8 +214,8 @@ def load_design(path: str | Path) -> Design:
                 load_scenario(scenario_file, {name: round(bound) if isinstance(current, int) else bound})
             except ScenarioError as err:
                 raise SensitivityError(f"{where}: bound {bound} is not a valid value:\n{err}") from None
-        label = p.label or name
-        params.append(Bounded(name, p.low, p.high, p.log, isinstance(current, int), label))
+        bounds = p.model_dump(exclude={"label"})
+        params.append(Bounded(path=name, **bounds, integer=isinstance(current, int), label=p.label or name))
 
     needed = 1
     for name in settings.outputs:
@@ -250,16 +245,13 @@ def load_design(path: str | Path) -> Design:
 
 
 # sampling and analysis ------------------------------------------------------------------
-def sample(design: Design, method: str) -> np.ndarray:
-    """Design points [point, parameter] in sampling space (log10 for log parameters): the sweep file's Saltelli or
-    Morris design in [0, 1]^d, scaled onto the bounds as SALib scales its samples."""
-    names, seed = [p.path for p in design.parameters], design.settings.sample_seed
+def sweep_design(design: Design, method: str) -> SweepDesign:
+    """A method as a sweep file's [design]: Saltelli's scheme for the Sobol indices, trajectories for Morris's."""
+    seed = design.settings.sample_seed
     if method == "sobol":
-        unit = unit_sample("saltelli", names, design.spec.sobol.n, seed)
-    else:
-        m = design.spec.morris
-        unit = unit_sample("morris", names, m.trajectories, seed, levels=m.levels)
-    return np.column_stack([p.space_from_unit(unit[:, k]) for k, p in enumerate(design.parameters)])
+        return SweepDesign(method="saltelli", samples=design.spec.sobol.n, seed=seed)
+    m = design.spec.morris
+    return SweepDesign(method="morris", samples=m.trajectories, seed=seed, levels=m.levels)
 
 
 @dataclass
@@ -273,7 +265,8 @@ class Index:
 
 
 def analyse(design: Design, method: str, x: np.ndarray, y: np.ndarray) -> tuple[list[Index], list[str]]:
-    """Indices of each output (y: [point, output], seed-averaged) and notes on what could not be estimated."""
+    """Indices of each output (x: the points in [0, 1]^d; y: [point, output], seed-averaged) and notes on what
+    could not be estimated."""
     from SALib.analyze import morris, sobol
 
     problem, seed, names = design.problem(), design.settings.sample_seed, design.problem()["names"]
@@ -334,11 +327,11 @@ class DesignRun:
     job: Job
 
 
-def tasks(design: Design, points: dict[str, np.ndarray]) -> list[DesignRun]:
+def tasks(design: Design, points: dict[str, list[dict[str, Any]]]) -> list[DesignRun]:
     out = []
-    for method, x in points.items():
-        for point, row in enumerate(x):
-            overrides = tuple((p.path, p.value(v)) for p, v in zip(design.parameters, row, strict=True))
+    for method, rows in points.items():
+        for point, row in enumerate(rows):
+            overrides = tuple(row.items())
             for seed in design.seeds(point):
                 job = Job(str(design.scenario), overrides, seed, design.settings.scale, design.days)
                 out.append(DesignRun(method, point, seed, job))
@@ -348,7 +341,8 @@ def tasks(design: Design, points: dict[str, np.ndarray]) -> list[DesignRun]:
 @dataclass
 class Result:
     design: Design
-    points: dict[str, np.ndarray]  # method -> [point, parameter], sampling space
+    points: dict[str, list[dict[str, Any]]]  # method -> [point] {parameter: value in the scenario's units}
+    unit: dict[str, np.ndarray]  # method -> [point, parameter], the points in [0, 1]^d
     runs: dict[str, np.ndarray]  # method -> [point, seed, output]
     indices: list[Index]
     notes: list[str]
@@ -364,11 +358,13 @@ class Result:
 
 
 def compute(design: Design, workers: int = 1, progress: bool = False) -> Result:
-    """Sample, run every design point over its seeds, and analyse."""
-    points = {method: sample(design, method) for method in design.settings.methods}
+    """Sample (the sweep file's designs), run every design point over its seeds, and analyse."""
+    designs = {method: sampled(sweep_design(design, method), design.parameters) for method in design.settings.methods}
+    points = {method: rows for method, (rows, _) in designs.items()}
+    unit = {method: x for method, (_, x) in designs.items()}
     todo = tasks(design, points)
     n_seeds, n_out = design.settings.seeds, len(design.outputs)
-    runs = {m: np.full((len(x), n_seeds, n_out), np.nan) for m, x in points.items()}
+    runs = {m: np.full((len(rows), n_seeds, n_out), np.nan) for m, rows in points.items()}
     work = partial(run_metrics, names=tuple(design.outputs))
     bar = {"desc": "sensitivity", "unit": "run", "disable": not progress}
     with closing(run_many([t.job for t in todo], work, workers=workers, progress=bar)) as results:
@@ -378,11 +374,11 @@ def compute(design: Design, workers: int = 1, progress: bool = False) -> Result:
             runs[task.method][task.point, slot] = [values[o] for o in design.outputs]
     indices: list[Index] = []
     notes: list[str] = []
-    for method, x in points.items():
+    for method, x in unit.items():
         found, said = analyse(design, method, x, runs[method].mean(axis=1))
         indices += found
         notes += said
-    return Result(design, points, runs, indices, notes)
+    return Result(design, points, unit, runs, indices, notes)
 
 
 def run_sensitivity(
@@ -420,7 +416,7 @@ def run_sensitivity(
                 "sobol": "Saltelli's scheme on a scrambled Sobol sequence (SALib sample.sobol), first and total order",
                 "morris": "Morris trajectories (SALib sample.morris), mu* with bootstrap confidence",
             },
-            log_parameters_sampled_in="log10 space (indices refer to the log of the parameter)",
+            log_parameters_sampled_in="log10 space, as every bounded parameter (indices refer to its log)",
             runs={m: int(r.shape[0] * r.shape[1]) for m, r in result.runs.items()},
             design_points={m: int(r.shape[0]) for m, r in result.runs.items()},
             notes=result.notes,
@@ -445,9 +441,9 @@ def indices_table(rows: list[Index]) -> str:
 def design_table(result: Result) -> str:
     design = result.design
     lines: list[list[Any]] = [["method", "point", "seed", *(p.path for p in design.parameters), *design.outputs]]
-    for method, x in result.points.items():
-        for point, row in enumerate(x):
-            values = [p.value(v) for p, v in zip(design.parameters, row, strict=True)]
+    for method, rows in result.points.items():
+        for point, row in enumerate(rows):
+            values = [row[p.path] for p in design.parameters]
             for slot, seed in enumerate(design.seeds(point)):
                 outputs = result.runs[method][point, slot]
                 lines.append([method, point, seed, *(f"{v:.8g}" for v in values), *(f"{v:.8g}" for v in outputs)])

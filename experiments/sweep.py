@@ -2,8 +2,9 @@
 
 The output folder DIR:
 
-    DIR/sweep.json             provenance: the sweep file's path and SHA-256, the base scenario's digest, the
-                               design, the runs' ids, and one entry per session (start, end, backend, runs done)
+    DIR/sweep.json             provenance (`provenance.record`): the sweep file's path and SHA-256, the base
+                               scenario's digest, the design, the runs' ids, one entry per session (start, end,
+                               backend, runs done, versions, git); versions, git and times of the latest session
     DIR/sweep.toml             a copy of the sweep file
     DIR/done/<run_id>.json     one finished run: parameters, seed, status (ok/error), error, metrics, timing
     DIR/series/<run_id>.parquet  its daily series: run_id, date, location, segment, stock, arrivals,
@@ -55,7 +56,7 @@ from tqdm import tqdm
 
 from exodus.experiments.outdir import exclusive, write_atomic
 from exodus.experiments.pool import default_workers
-from exodus.experiments.provenance import code_digest, git_state, record_json, utc_now, versions
+from exodus.experiments.provenance import code_digest, git_state, record, record_json, utc_now, versions, write_record
 from exodus.experiments.results import SWEEP_MARKER
 from exodus.experiments.runner import Job, LostRunError, Runner, SchedulerError, build, run_many
 from exodus.experiments.sweep_file import Run, Sweep, SweepError, load_sweep
@@ -141,7 +142,6 @@ def _describe(sweep: Sweep) -> dict[str, Any]:
     if base.scenario.targets is not None:
         targets = str(targets_path(sweep.scenario_file, base.scenario.targets))
     return {
-        "kind": "sweep",
         "name": sweep.name,
         "description": sweep.spec.sweep.description,
         "sweep_file": str(sweep.file),
@@ -167,8 +167,8 @@ def _describe(sweep: Sweep) -> dict[str, Any]:
 
 
 def _prepare(out: Path, sweep: Sweep, accept_code_change: bool = False) -> dict[str, Any]:
-    """Start DIR or check it belongs to this sweep; returns sweep.json's record."""
-    record = _describe(sweep)
+    """Start DIR or check it belongs to this sweep; returns what sweep.json records beside the provenance."""
+    state = _describe(sweep)
     marker = out / SWEEP_MARKER
     if marker.is_file():
         old = json.loads(marker.read_text(encoding="utf-8"))
@@ -178,40 +178,40 @@ def _prepare(out: Path, sweep: Sweep, accept_code_change: bool = False) -> dict[
                 f"{str(old.get('sweep_sha256'))[:12]}...; {sweep.file} now has {sweep.sha256[:12]}...). "
                 "Restore that file to resume, or give another --out"
             )
-        if old.get("scenario_digest") != record["scenario_digest"]:
+        if old.get("scenario_digest") != state["scenario_digest"]:
             raise SweepError(
                 f"{out}: the base scenario {sweep.scenario_file} changed since the sweep started (digest "
-                f"{str(old.get('scenario_digest'))[:12]}... then, {record['scenario_digest'][:12]}... now). "
+                f"{str(old.get('scenario_digest'))[:12]}... then, {state['scenario_digest'][:12]}... now). "
                 "Restore it to resume, or give another --out"
             )
-        if old.get("code_digest") != record["code_digest"]:
+        if old.get("code_digest") != state["code_digest"]:
             if not accept_code_change:
                 raise SweepError(
                     f"{out}: the model's code (model/*.py, experiments/metrics.py, targets.py) changed since the "
                     "sweep started; runs made by the new code may not agree with those already done. Give another "
                     "--out to start afresh, or --accept-code-change to go on all the same (recorded in sweep.json)"
                 )
-            record["code_changed"] = True
-        if old.get("design") != record["design"] or old.get("runs") != record["runs"]:
+            state["code_changed"] = True
+        if old.get("design") != state["design"] or old.get("runs") != state["runs"]:
             raise SweepError(
                 f"{out}: the same sweep file now gives another design (a different scipy or SALib?); "
                 "resume with the versions that started it, or give another --out"
             )
-        record["sessions"] = old.get("sessions", [])
-        record["code_changed"] = record.get("code_changed") or old.get("code_changed", False)
-        for session in record["sessions"]:
+        state["sessions"] = old.get("sessions", [])
+        state["code_changed"] = state.get("code_changed") or old.get("code_changed", False)
+        for session in state["sessions"]:
             if session.get("outcome") == "running":
                 session["outcome"] = "ended without a word (killed?)"
-        return record
+        return state
     if out.exists():
         if not out.is_dir():
             raise SweepError(f"{out}: exists and is not a folder")
         leftovers = {p.name for p in out.iterdir()} - {LOCK, TMP, "sweep.toml"}
         if leftovers:
             raise SweepError(f"{out}: exists and does not hold a sweep ({SWEEP_MARKER} missing); not writing there")
-    record["sessions"] = []
-    record["code_changed"] = False
-    return record
+    state["sessions"] = []
+    state["code_changed"] = False
+    return state
 
 
 def _read_done(out: Path, ids: set[str]) -> dict[str, dict[str, Any]]:
@@ -294,7 +294,8 @@ def run_sweep(
     sweep = load_sweep(sweep_file)
     out = Path(out)
     _check_metrics(sweep)
-    record = _prepare(out, sweep, accept_code_change)
+    state = _prepare(out, sweep, accept_code_change)
+    clock = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         tmp = out / TMP
@@ -319,8 +320,14 @@ def run_sweep(
             "versions": versions(),
             "git": git_state(),
         }
-        record["sessions"].append(session)
-        write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
+        state["sessions"].append(session)
+
+        def save() -> None:
+            """sweep.json as it stands: what the sweep is, its sessions, and the provenance of this one."""
+            provenance = record("sweep", session["started"], time.perf_counter() - clock, **state)
+            write_record(out / SWEEP_MARKER, provenance, tmp)
+
+        save()
 
         jobs = [_job(sweep, r) for r in todo]
         task = partial(execute, metrics=sweep.metrics, source=str(sweep.file))
@@ -345,7 +352,7 @@ def run_sweep(
                         tqdm.write(f"run {result['run_id']} failed: {result['error'].splitlines()[0]}")
                     if time.monotonic() - last_write >= REFRESH_SECONDS:
                         write_atomic(out / RUNS_CSV, runs_table(sweep, done), tmp)
-                        write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
+                        save()
                         last_write = time.monotonic()
             session["outcome"] = "complete"
         except (LostRunError, SchedulerError) as err:
@@ -359,8 +366,8 @@ def run_sweep(
             results.close()
             write_atomic(out / RUNS_CSV, runs_table(sweep, done), tmp)
             session["finished"] = utc_now()
-            record["complete"] = all(r.run_id in done for r in sweep.runs)
-            write_atomic(out / SWEEP_MARKER, record_json(record), tmp)
+            state["complete"] = all(r.run_id in done for r in sweep.runs)
+            save()
     ok = sum(1 for r in done.values() if r["status"] == "ok")
     return SweepResult(out, len(sweep.runs), ok, len(done) - ok, session["runs_run"])
 

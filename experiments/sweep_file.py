@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -53,7 +54,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from exodus.experiments.metrics import check_names
 from exodus.experiments.parameters import Bounded
 from exodus.model.files import field_errors, read_toml, refuse_flags
-from exodus.model.scenario import ScenarioError, check_horizon, get_path, read_raw, set_path, sets_horizon, validate
+from exodus.model.scenario import (
+    ScenarioError,
+    check_bounds,
+    check_horizon,
+    get_path,
+    read_raw,
+    set_path,
+    sets_horizon,
+    validate,
+)
 from exodus.model.streams import SEED_MAX
 
 Method = Literal["grid", "lhs", "sobol", "saltelli", "morris"]
@@ -107,6 +117,8 @@ class Design(_Strict):
 
 
 class Parameter(_Strict):
+    """A swept parameter: explicit values (grid only), or bounds checked as every bounded parameter is."""
+
     path: str
     values: list[Any] | None = Field(None, min_length=1)
     low: float | None = None
@@ -123,10 +135,7 @@ class Parameter(_Strict):
         if self.values is None:
             if self.low is None or self.high is None:
                 raise ValueError("expected values = [...] or both low and high")
-            if not self.low < self.high:
-                raise ValueError(f"expected low < high, got low={self.low}, high={self.high}")
-            if self.log and self.low <= 0:
-                raise ValueError(f"log = true needs low > 0, got low={self.low}")
+            check_bounds(self.low, self.high, self.log)
         elif self.levels is not None:
             raise ValueError("levels goes with low/high, not with values")
         return self
@@ -134,17 +143,13 @@ class Parameter(_Strict):
     def bounded(self) -> Bounded:
         """The parameter as the analyses' bounded type (sampled designs and grid levels)."""
         assert self.low is not None and self.high is not None
-        return Bounded(self.path, self.low, self.high, self.log, self.integer)
-
-    def from_unit(self, u: np.ndarray) -> list[Any]:
-        """Map points of [0, 1] onto the bounds."""
-        return self.bounded().from_unit(u)
+        return Bounded(path=self.path, low=self.low, high=self.high, log=self.log, integer=self.integer)
 
     def grid_values(self) -> list[Any]:
         if self.values is not None:
             return list(self.values)
         assert self.levels is not None
-        return self.from_unit(np.linspace(0.0, 1.0, self.levels))
+        return self.bounded().from_unit(np.linspace(0.0, 1.0, self.levels))
 
 
 class SweepSpec(_Strict):
@@ -220,32 +225,30 @@ class Sweep:
         return [p.path for p in self.spec.parameter]
 
 
-def unit_design(spec: SweepSpec) -> np.ndarray:
-    """The sampled design in [0, 1]^d, [point, parameter]."""
-    d = spec.design
-    return unit_sample(d.method, [p.path for p in spec.parameter], d.samples or 0, d.seed, d.levels, d.second_order)
-
-
-def unit_sample(
-    method: str, names: list[str], samples: int, seed: int, levels: int = 4, second_order: bool = False
-) -> np.ndarray:
-    """`samples` points of a sampled design (lhs, sobol, saltelli, morris) in [0, 1]^d, [point, parameter]; the
-    sensitivity designs are SALib's, with `levels` (morris) and `second_order` (saltelli)."""
-    d = len(names)
-    if method == "lhs":
+def sampled(design: Design, params: Sequence[Bounded]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """A sampled design (lhs, sobol, saltelli, morris) of `params`: its points in the scenario's units, and in
+    [0, 1]^d ([point, parameter]), the order in which SALib's analysers take their runs. The sweep file's designs,
+    and the sensitivity designs' (`sensitivity.py`), are made here; the sensitivity designs are SALib's, with
+    `levels` (morris) and `second_order` (saltelli)."""
+    d, n = len(params), design.samples or 0
+    if design.method == "lhs":
         from scipy.stats import qmc
 
-        return qmc.LatinHypercube(d=d, rng=seed).random(samples)
-    if method == "sobol":
+        unit = qmc.LatinHypercube(d=d, rng=design.seed).random(n)
+    elif design.method == "sobol":
         from scipy.stats import qmc
 
-        return qmc.Sobol(d=d, scramble=True, rng=seed).random(samples)
-    from SALib.sample import morris, sobol
+        unit = qmc.Sobol(d=d, scramble=True, rng=design.seed).random(n)
+    else:
+        from SALib.sample import morris, sobol
 
-    problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
-    if method == "saltelli":
-        return sobol.sample(problem, samples, calc_second_order=second_order, seed=seed)
-    return morris.sample(problem, samples, num_levels=levels, seed=seed)
+        problem = {"num_vars": d, "names": [p.path for p in params], "bounds": [[0.0, 1.0]] * d}
+        if design.method == "saltelli":
+            unit = sobol.sample(problem, n, calc_second_order=design.second_order, seed=design.seed)
+        else:
+            unit = morris.sample(problem, n, num_levels=design.levels, seed=design.seed)
+    columns = [p.from_unit(unit[:, k]) for k, p in enumerate(params)]
+    return [{p.path: columns[k][i] for k, p in enumerate(params)} for i in range(len(unit))], unit
 
 
 def design_points(spec: SweepSpec) -> tuple[list[dict[str, Any]], list[list[float]] | None]:
@@ -253,9 +256,7 @@ def design_points(spec: SweepSpec) -> tuple[list[dict[str, Any]], list[list[floa
     if spec.design.method == "grid":
         grid = itertools.product(*(p.grid_values() for p in params))
         return [dict(zip((p.path for p in params), values, strict=True)) for values in grid], None
-    unit = unit_design(spec)
-    columns = [p.from_unit(unit[:, k]) for k, p in enumerate(params)]
-    points = [{p.path: columns[k][i] for k, p in enumerate(params)} for i in range(len(unit))]
+    points, unit = sampled(spec.design, [p.bounded() for p in params])
     return points, [[float(x) for x in row] for row in unit]
 
 

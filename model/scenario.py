@@ -322,19 +322,26 @@ class Behaviour(_Strict):
     airfares: Airfares
 
 
-class Parameter(_Strict):
-    """A free parameter for calibration: a dotted path and its bounds."""
+def check_bounds(low: float, high: float, log: bool) -> None:
+    """The rule of every bounded parameter a file declares (here, in design files and sweep files), written once
+    so that its message is the same wherever it is broken."""
+    if not low < high:
+        raise ValueError(f"expected low < high: high ({high}) must be above low ({low})")
+    if log and low <= 0:
+        raise ValueError(f"log = true needs low > 0, got low={low}")
+
+
+class Bounds(_Strict):
+    """A number's bounds, possibly on a log scale: a free parameter for calibration (keyed by its dotted path),
+    and the base of the analyses' bounded parameter (`exodus.experiments.parameters.Bounded`)."""
 
     low: float
     high: float
     log: bool = False
 
     @model_validator(mode="after")
-    def _bounds(self) -> Parameter:
-        if not self.low < self.high:
-            raise ValueError(f"expected low < high, got low={self.low}, high={self.high}")
-        if self.log and self.low <= 0:
-            raise ValueError(f"log = true needs low > 0, got low={self.low}")
+    def _bounds(self) -> Bounds:
+        check_bounds(self.low, self.high, self.log)
         return self
 
 
@@ -346,7 +353,7 @@ class Scenario(_Strict):
     routes: dict[str, RouteSpec]
     policy: dict[str, PolicyEvent]
     behaviour: Behaviour
-    free_parameters: dict[str, Parameter] = Field(default_factory=dict)
+    free_parameters: dict[str, Bounds] = Field(default_factory=dict)
     calibration: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -118,7 +118,9 @@ def test_targets_errors_name_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Path) -> None:
-    """The whole pipeline at a tiny budget: every target gets a row, the fitted file loads and runs."""
+    """The whole pipeline at a tiny budget: every target gets a row, the fitted file loads and runs. The evolution
+    stops at its first population (maxiter 0: one population of evaluations of all the inputs' free parameters,
+    not two); its generations are tested above, on two parameters."""
     from exodus.experiments.calibration_run import calibrate
     from exodus.model import load_scenario
 
@@ -132,7 +134,7 @@ def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Pa
         seeds=2,
         scale=SCALE,
         popsize=1,
-        maxiter=1,
+        maxiter=0,
         polish=4,
         abc_population=4,
         abc_generations=1,

@@ -83,7 +83,7 @@ def test_run_json_records_scenario_code_and_environment(run_dir: Path) -> None:
         "started",
         "finished",
     }
-    assert required <= set(record)
+    assert required <= set(record) and record["kind"] == "run"
     assert record["scenario_digest"] == load_scenario(BASELINE, {"scenario.days": DAYS}).digest()
     assert record["scenario"]["scenario"]["days"] == DAYS
     assert record["scenario_path"] == str(BASELINE)

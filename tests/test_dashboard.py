@@ -26,6 +26,7 @@ import pytest
 from conftest import ROOT, SCENARIOS
 
 from exodus.experiments import dashboard
+from exodus.experiments.runner import run
 from exodus.model import load_scenario
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -87,6 +88,9 @@ def test_dashboard_model_steps_the_baseline_alongside_and_counts_flows() -> None
     ):
         assert draw(model).axes
     assert "Day 30 of 30" in dashboard.summary(model)
+    alone = run(model.job)  # the run core runs the dashboard's job to the same end
+    assert np.array_equal(alone.workers.location, model.workers.location)
+    assert np.array_equal(alone.tally.departures, model.tally.departures)
 
 
 def test_solaraviz_accepts_the_dashboard_model() -> None:

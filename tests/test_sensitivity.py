@@ -125,9 +125,9 @@ def _with(spec, **settings):  # type: ignore[no-untyped-def]
 def test_log_and_integer_parameters() -> None:
     from exodus.experiments.parameters import Bounded
 
-    log = Bounded("a.b", 1e-4, 1e-2, True, False, "a")
+    log = Bounded(path="a.b", low=1e-4, high=1e-2, log=True, label="a")
     assert log.bounds == [-4.0, -2.0] and log.value(-3.0) == pytest.approx(1e-3)
-    whole = Bounded("a.c", 30, 365, False, True, "c")
+    whole = Bounded(path="a.c", low=30, high=365, integer=True, label="c")
     assert whole.value(44.6) == 45 and isinstance(whole.value(44.6), int)
 
 

@@ -70,6 +70,10 @@ def test_smoke_sweep_records_every_run(reference: Path) -> None:
     record = json.loads((reference / "sweep.json").read_text())
     assert record["complete"] and record["sweep_sha256"] == sweep.sha256
     assert [s["runs_run"] for s in record["sessions"]] == [len(sweep.runs)]
+    # a provenance record as every result's: scenario, seeds, package version, git commit, times
+    assert record["kind"] == "sweep" and record["scenario_digest"] and record["seeds"] == sweep.spec.sweep.seed_list
+    assert record["versions"]["package"] and record["git"]["commit"]
+    assert record["started"] == record["sessions"][-1]["started"] <= record["finished"]
 
 
 def test_each_run_has_its_daily_series_in_parquet(reference: Path) -> None:
