@@ -55,13 +55,16 @@ def income_tax_per_day(run: Run, day: int) -> float:
 # -- mobilisation ---------------------------------------------------------------------------------
 
 
-def test_mobilisation_multiplies_daily_departures(baseline: Run) -> None:
-    before = persons_leaving_per_day(baseline, "2022-09-01", "2022-09-21")
-    week = persons_leaving_per_day(baseline, "2022-09-21", "2022-09-29")
+def test_mobilisation_multiplies_daily_departures() -> None:
+    # at scale 0.1: at the default 0.02 an agent outside IT stands for 4,000 persons, and two of them leaving in
+    # the calm world's week would look like a spike
+    called = simulate(scale=0.1)
+    before = persons_leaving_per_day(called, "2022-09-01", "2022-09-21")
+    week = persons_leaving_per_day(called, "2022-09-21", "2022-09-29")
     assert before > 0
     assert week > 3 * before
 
-    calm = simulate("no_mobilisation")
+    calm = simulate("no_mobilisation", scale=0.1)
     before = persons_leaving_per_day(calm, "2022-09-01", "2022-09-21")
     week = persons_leaving_per_day(calm, "2022-09-21", "2022-09-29")
     assert week < 3 * before
@@ -106,11 +109,14 @@ def test_closed_entry_means_no_arrivals(baseline: Run) -> None:
     assert closed.count(dest="GE") == 0
 
 
-def test_closed_land_border_cuts_arrivals(baseline: Run) -> None:
-    # the Baltic event is a land-border closure; point it at Georgia instead
-    closed = simulate(**{"policy.baltic_entry_ban.locations": ["GE"]})
+def test_closed_land_border_cuts_arrivals() -> None:
+    # the Baltic event is a land-border closure; point it at Georgia, reached by land only (GE_BY_LAND, below):
+    # with its flights open, those shut out fly instead (arrivals fell by 8% only, at the fit of 3 December)
+    open_ = simulate(**GE_BY_LAND)
+    closed = simulate(**GE_BY_LAND, **{"policy.baltic_entry_ban.locations": ["GE"]})
     window = {"dest": "GE", "start": "2022-09-19", "end": "2022-10-15"}
-    assert closed.count(**window) < 0.9 * baseline.count(**window)
+    assert open_.count(**window) > 0
+    assert closed.count(**window) < 0.5 * open_.count(**window)
 
 
 # Georgia reachable by land only, and only by IT workers (50 persons an agent), so that queues and
