@@ -154,15 +154,23 @@ def growth(timings: list[Timing]) -> str:
     return "; ".join(steps) if steps else "one size only"
 
 
-def section(pairs: list[tuple[Timing, Timing | None]], full: list[Timing], days: int) -> str:
+def heading(mark: str, title: str, env: dict[str, str]) -> list[str]:
+    """The first lines of a section of RESULTS.md: the marker a rerun replaces it by, a title with the date, commit
+    and Python, the machine and the versions (shared by the engine and throughput benchmarks)."""
     today, rev = dt.date.today().isoformat(), commit()
-    env = machine()
-    lines = [
-        f"{MARK} {today} {rev} {env['python']} -->",
-        f"## {today} · commit {rev} · Python {env['python']}",
+    return [
+        f"{mark} {today} {rev} {env['python']} -->",
+        f"## {title}{today} · commit {rev} · Python {env['python']}",
         "",
         f"Machine: {env['platform']}; {env['cpu']}; {env['cores']} cores; {env['ram']} RAM.  ",
         f"Versions: Python {env['python']}, numpy {env['numpy']}, mesa {env['mesa']}.  ",
+    ]
+
+
+def section(pairs: list[tuple[Timing, Timing | None]], full: list[Timing], days: int) -> str:
+    env = machine()
+    lines = [
+        *heading(MARK, "", env),
         f"Load average before: {env['load']}.",
         "",
         f"### Vectorised engine and per-object Mesa model, same population and days ({days} days of the baseline "

@@ -24,7 +24,6 @@ the two, measured back to back, more than the absolute rates.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import subprocess
@@ -38,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from bench import commit, machine, write  # noqa: E402
+from bench import heading, machine, write  # noqa: E402
 
 SMOKE = ROOT / "experiments" / "sweeps" / "smoke.toml"
 MARK = "<!-- bench: sweep-throughput"
@@ -84,16 +83,11 @@ def time_warm(workers: int, jobs: list[Any]) -> WarmTiming:
 
 
 def warm_section(timings: list[WarmTiming], scale: float, days: int, load: tuple[float, float, float]) -> str:
-    today, rev = dt.date.today().isoformat(), commit()
     env = machine()
     one, last = timings[0], timings[-1]
     same = all(t.results == one.results for t in timings)
     lines = [
-        f"{WARM_MARK} {today} {rev} {env['python']} -->",
-        f"## Run throughput, warm workers · {today} · commit {rev} · Python {env['python']}",
-        "",
-        f"Machine: {env['platform']}; {env['cpu']}; {env['cores']} cores; {env['ram']} RAM.  ",
-        f"Versions: Python {env['python']}, numpy {env['numpy']}, mesa {env['mesa']}.  ",
+        *heading(WARM_MARK, "Run throughput, warm workers · ", env),
         f"Runs: the baseline at scale {scale:g}, {days} days, {one.runs} runs (alarm weight x seed), each built and "
         "run in a worker started and warmed up before the clock starts (process start-up not counted).  ",
         f"Load average before: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}.",
@@ -144,16 +138,11 @@ def time_sweep(sweep: Path, workers: int, scratch: Path) -> Timing:
 
 
 def section(sweep: Path, timings: list[Timing], load: tuple[float, float, float]) -> str:
-    today, rev = dt.date.today().isoformat(), commit()
     env = machine()
     one = timings[0]
     same = all(t.runs_csv == one.runs_csv for t in timings)
     lines = [
-        f"{MARK} {today} {rev} {env['python']} -->",
-        f"## Sweep throughput · {today} · commit {rev} · Python {env['python']}",
-        "",
-        f"Machine: {env['platform']}; {env['cpu']}; {env['cores']} cores; {env['ram']} RAM.  ",
-        f"Versions: Python {env['python']}, numpy {env['numpy']}, mesa {env['mesa']}.  ",
+        *heading(MARK, "Sweep throughput · ", env),
         f"Sweep: `{sweep.relative_to(ROOT) if sweep.is_relative_to(ROOT) else sweep}`, "
         f"{one.runs} runs, each `python -m experiments sweep` in a fresh process (start-up included).  ",
         f"Load average before: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} (other work on the machine slows "
