@@ -344,7 +344,8 @@ class RelocationModel(mesa.Model):
         self._move(idx[flying], dest[flying], t, market)
 
     def _cross_borders(self, t: int, market: Market) -> None:
-        """Each land border lets through its daily capacity, first come first served."""
+        """Each land border lets through its daily capacity, first come first served; on a route with a check,
+        those whose check has cleared leave."""
         w, routes = self.workers, self.routes
         tl = self.timeline
         for r, queue in enumerate(self.queues):
@@ -354,47 +355,46 @@ class RelocationModel(mesa.Model):
                 turned_back = np.concatenate(list(queue))  # the border shut on them: they stay home
                 queue.clear()
                 w.queued[turned_back] = -1
-            if routes.processing[r] > 0:
-                self._clear_checks(r, t, market)
-                continue
-            # Unused capacity carries over while people wait, so an agent standing for more persons
-            # than a day's capacity crosses after enough days instead of blocking the queue.
-            room = routes.capacity[r] + self._border_credit[r]
-            crossing: list[np.ndarray] = []
-            while queue and room > 0:
-                head = queue[0]
-                persons = np.cumsum(w.persons_per_agent[w.segment[head]])
-                take = int(np.searchsorted(persons, room, side="right"))
-                if take == 0:
-                    break
-                crossing.append(head[:take])
-                room -= persons[take - 1]
-                if take < len(head):
-                    queue[0] = head[take:]
-                else:
-                    queue.popleft()
-            self._border_credit[r] = room if queue else 0.0
-            if crossing:
-                idx = np.concatenate(crossing)
-                w.queued[idx] = -1
-                idx = idx[~self._exit_stopped(idx, t)]  # those stopped stay home
-                self._move(idx, np.full(len(idx), routes.destination[r]), t, market)
+            leaving = self._checks_cleared(r, t) if routes.processing[r] > 0 else self._let_through(r)
+            if len(leaving):
+                w.queued[leaving] = -1
+                leaving = leaving[~self._exit_stopped(leaving, t)]  # those stopped stay home
+                self._move(leaving, np.full(len(leaving), dest), t, market)
             self.tally.queue[t, r] = round(self._queue_persons(r))
 
-    def _clear_checks(self, r: int, t: int, market: Market) -> None:
-        """Those on route `r` whose check has cleared by today leave; the others wait on."""
+    def _let_through(self, r: int) -> np.ndarray:
+        """Today's crossers at land border `r`, taken from the head of its queue."""
         w, queue = self.workers, self.queues[r]
-        if queue:
-            waiting = np.concatenate(list(queue))
-            queue.clear()
-            cleared = w.ready[waiting] <= t
-            if not cleared.all():
-                queue.append(waiting[~cleared])
-            idx = waiting[cleared]
-            w.queued[idx] = -1
-            idx = idx[~self._exit_stopped(idx, t)]  # those stopped stay home
-            self._move(idx, np.full(len(idx), self.routes.destination[r]), t, market)
-        self.tally.queue[t, r] = round(self._queue_persons(r))
+        # Unused capacity carries over while people wait, so an agent standing for more persons
+        # than a day's capacity crosses after enough days instead of blocking the queue.
+        room = self.routes.capacity[r] + self._border_credit[r]
+        crossing: list[np.ndarray] = []
+        while queue and room > 0:
+            head = queue[0]
+            persons = np.cumsum(w.persons_per_agent[w.segment[head]])
+            take = int(np.searchsorted(persons, room, side="right"))
+            if take == 0:
+                break
+            crossing.append(head[:take])
+            room -= persons[take - 1]
+            if take < len(head):
+                queue[0] = head[take:]
+            else:
+                queue.popleft()
+        self._border_credit[r] = room if queue else 0.0
+        return np.concatenate(crossing) if crossing else np.empty(0, dtype=np.int64)
+
+    def _checks_cleared(self, r: int, t: int) -> np.ndarray:
+        """Those on route `r` whose check has cleared by today; the others wait on."""
+        queue = self.queues[r]
+        if not queue:
+            return np.empty(0, dtype=np.int64)
+        waiting = np.concatenate(list(queue))
+        queue.clear()
+        cleared = self.workers.ready[waiting] <= t
+        if not cleared.all():
+            queue.append(waiting[~cleared])
+        return waiting[cleared]
 
     def _decide_abroad(self, t: int, market: Market, offered: np.ndarray) -> None:
         w = self.workers
