@@ -365,7 +365,7 @@ class Scenario(_Strict):
             if len(code) != 2 or not code.isupper():
                 raise ValueError(f"locations.{code}: expected an ISO 3166 alpha-2 code such as 'GE'")
         for key, route in self.routes.items():
-            for end in (route.origin, route.destination, route.via or route.origin):
+            for end in (route.origin, route.destination, *([route.via] if route.via else [])):
                 if end not in codes:
                     raise ValueError(f"routes.{key}: location '{end}' is not in [locations]")
         for key, event in self.policy.items():
