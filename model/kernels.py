@@ -12,14 +12,42 @@ would call another library, which may round differently.
 
 from __future__ import annotations
 
+import functools
+import signal
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
+
+_DEFERRED = {signal.SIGINT, signal.SIGTERM}
+
+
+def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`njit(cache=True, nogil=True)`, with Ctrl-C and SIGTERM held back while numba compiles the kernel or loads it
+    from its cache (its first call): the command line turns those signals into an exception, and one raised inside
+    LLVM's set-up left it half-initialised ("ImportError: initialization failed") and the interpreter crashed on
+    exit (SIGSEGV, seen in tests/test_kill.py). The signal arrives as soon as the first call returns."""
+    compiled = njit(cache=True, nogil=True)(function)
+
+    @functools.wraps(function)
+    def call(*args: Any) -> Any:
+        if compiled.signatures:
+            return compiled(*args)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+        try:
+            return compiled(*args)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    return call
+
 
 _HOME = 0  # locations.HOME
 _REMOTE_RU, _FOREIGN, _RELOCATED, _NO_WORK, _GREY = 1, 2, 3, 4, 5  # population's job statuses abroad
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def home_clocks(
     location: np.ndarray,
     queued: np.ndarray,
@@ -44,7 +72,7 @@ def home_clocks(
     return passed[:k].copy()  # not a view of the whole buffer: it would keep all of it alive
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def abroad_drive(
     idx: np.ndarray,
     location: np.ndarray,
@@ -102,7 +130,7 @@ def abroad_drive(
     return drive
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def away(location: np.ndarray) -> np.ndarray:
     """The workers not at home, in index order: `np.flatnonzero(location != HOME)` in one pass."""
     found = np.empty(len(location), dtype=np.int64)
@@ -114,7 +142,7 @@ def away(location: np.ndarray) -> np.ndarray:
     return found[:k].copy()  # not a view of the whole buffer: it would keep all of it alive
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def abroad_clocks(
     idx: np.ndarray, hazard: np.ndarray, clock: np.ndarray, threshold: np.ndarray, deadline: np.ndarray, day: int
 ) -> np.ndarray:
@@ -131,7 +159,7 @@ def abroad_clocks(
     return passed[:k].copy()
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def job_options(
     idx: np.ndarray,
     dest: np.ndarray,
