@@ -19,6 +19,11 @@ Measures, each in persons unless said otherwise:
 - `stock_change`: the stock on `date_end` less the stock the day before
   `date_start`: the net of a border count, in minus out, for which ordinary
   travel (which the model does not simulate) cancels;
+- `residents`: persons abroad holding residence on `date_end` (a permit,
+  citizenship, their firm's papers), at the location or abroad: a register
+  of permits held, not of persons present;
+- `residents_change`: that register on `date_end` less the day before
+  `date_start`;
 - `share_returned`: returns to Russia over departures from Russia in the
   window, a fraction (a share of trips, close to one of persons).
 
@@ -38,7 +43,15 @@ from pathlib import Path
 import numpy as np
 
 SEGMENTS = {"it": (0,), "other": (1,), "all": (0, 1)}
-MEASURES = ("gross_departures", "arrivals", "stock_abroad", "stock_change", "share_returned")
+MEASURES = (
+    "gross_departures",
+    "arrivals",
+    "stock_abroad",
+    "stock_change",
+    "residents",
+    "residents_change",
+    "share_returned",
+)
 ROLES = ("fit", "holdout")
 REQUIRED = ("id", "segment", "measure", "date_start", "date_end", "value", "low", "high", "weight", "source")
 
@@ -94,9 +107,10 @@ class Target:
             return persons(tally.arrivals[first : last + 1][:, where])  # type: ignore[attr-defined]
         if self.measure == "gross_departures":
             return persons(tally.departures[first : last + 1, 0])  # type: ignore[attr-defined]
-        stock = persons(tally.stock[last][where])  # type: ignore[attr-defined]
-        if self.measure == "stock_change":
-            return stock - (persons(tally.stock[first - 1][where]) if first > 0 else 0.0)  # type: ignore[attr-defined]
+        held = tally.residents if self.measure.startswith("residents") else tally.stock  # type: ignore[attr-defined]
+        stock = persons(held[last][where])
+        if self.measure.endswith("_change"):
+            return stock - (persons(held[first - 1][where]) if first > 0 else 0.0)
         return stock
 
     def miss(self, model: float) -> float:
@@ -197,7 +211,7 @@ def load_targets(
                 raise TargetsError(
                     f"{path}, line {line}: fields low/value/high: expected low <= value <= high, value != 0"
                 )
-            if target.measure != "stock_change" and target.low < 0:
+            if not target.measure.endswith("_change") and target.low < 0:
                 raise TargetsError(
                     f"{path}, line {line}: field low: expected >= 0 (only a stock change can be negative)"
                 )

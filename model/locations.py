@@ -36,6 +36,7 @@ class Locations:
     it_incentive: np.ndarray
     permit_probability: np.ndarray  # non-residents at the stay limit who get a permit
     permit_days: np.ndarray  # term of that permit, days (0: open-ended)
+    renewal_probability: np.ndarray  # permit holders at the end of its term who get it renewed
     stepping_stone: np.ndarray  # bool: newcomers are in transit
     attraction: np.ndarray  # utility constant of the place
 
@@ -86,6 +87,9 @@ def build_locations(scenario: Scenario) -> Locations:
         it_incentive=col("it_incentive"),
         permit_probability=col("permit_probability"),
         permit_days=col("permit_days", int),
+        renewal_probability=np.array(
+            [r.permit_probability if r.renewal_probability is None else r.renewal_probability for r in rows]
+        ),
         stepping_stone=col("stepping_stone", bool),
         attraction=col("attraction"),
     )

@@ -145,6 +145,7 @@ class RelocationModel(mesa.Model):
         w = self.workers
         n_loc = len(self.locations)
         self.stock = np.zeros((n_loc, len(SEGMENTS)), dtype=np.int64)
+        self.residents = np.zeros((n_loc, len(SEGMENTS)), dtype=np.int64)  # abroad with residence, by place
         self.stock[HOME] = np.bincount(w.segment, minlength=len(SEGMENTS))
         n_circles = int(w.circle.max()) + 1
         self.circle_size = np.bincount(w.circle, minlength=n_circles).astype(np.float64)
@@ -477,6 +478,8 @@ class RelocationModel(mesa.Model):
         np.add.at(self.left, seg[from_home], 1)
         np.add.at(self.circle_at, (w.circle[idx], origin), -1)
         np.add.at(self.circle_at, (w.circle[idx], dest), 1)
+        held = w.resident[idx] & (origin != HOME)  # residence abroad is left behind with the place
+        np.add.at(self.residents, (origin[held], seg[held]), -1)
         # state
         w.location[idx] = dest
         w.since[idx] = t
@@ -490,6 +493,8 @@ class RelocationModel(mesa.Model):
         term = np.where(resident & ~with_firm, loc.permit_days[dest], 0)  # a permit on arrival runs its term too
         deadline = np.where(~w.resident[idx] & (limit > 0), t + limit, np.where(term > 0, t + term, NEVER))
         w.deadline[idx] = np.where(dest != HOME, deadline, NEVER).astype(np.int32)
+        held = w.resident[idx] & (dest != HOME)
+        np.add.at(self.residents, (dest[held], seg[held]), 1)
 
     def _search_for_work(self, abroad: np.ndarray, t: int, market: Market) -> None:
         """Abroad, those without work and remote workers whose pay a penalty tax cuts look for a local or
@@ -522,14 +527,20 @@ class RelocationModel(mesa.Model):
     def _apply_for_permits(self, abroad: np.ndarray, t: int) -> None:
         """On the day their visa-free stay or permit runs out, non-residents apply for a residence or work
         permit (Turkey's one-year permits, Serbia's temporary residence); those granted one may stay on, for
-        the permit's term (`permit_days`, then they apply again) or for good."""
+        the permit's term (`permit_days`, then they apply for its renewal, with the odds of
+        `renewal_probability`) or for good. A `permit_refusals` policy turns away its share of both."""
         w, loc = self.workers, self.locations
         due = abroad[w.deadline[abroad] == t]  # residents hold a deadline only while their permit runs
         if len(due) == 0:
             return
-        granted = self._streams["permit"].uniform(due, t) < loc.permit_probability[w.location[due]]
+        here = w.location[due]
+        odds = np.where(w.resident[due], loc.renewal_probability[here], loc.permit_probability[here])
+        odds = odds * (1.0 - self.timeline.permit_refusals[t, here])
+        granted = self._streams["permit"].uniform(due, t) < odds
+        change = granted.astype(np.int64) - w.resident[due]
+        np.add.at(self.residents, (here, w.segment[due]), change)
         w.resident[due] = granted
-        term = loc.permit_days[w.location[due]]
+        term = loc.permit_days[here]
         w.deadline[due] = np.where(~granted, t, np.where(term > 0, t + term, NEVER)).astype(np.int32)
 
     def _obtain_visas(self, abroad: np.ndarray, t: int) -> np.ndarray:
@@ -560,6 +571,7 @@ class RelocationModel(mesa.Model):
     # records ------------------------------------------------------------------
     def _record(self, t: int) -> None:
         self.tally.stock[t] = self.stock
+        self.tally.residents[t] = self.residents
         self.tally.jobs[t] = self.job_count
         taxes, tl = self.behaviour.taxes, self.timeline
         premiums = np.array([taxes.insurance_premiums_it, taxes.insurance_premiums_other])

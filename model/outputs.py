@@ -48,6 +48,7 @@ class Tally:
     arrivals: np.ndarray = field(init=False)
     departures: np.ndarray = field(init=False)
     onward: np.ndarray = field(init=False)  # departures from a destination to another
+    residents: np.ndarray = field(init=False)  # abroad with residence (a permit, citizenship, a firm's papers)
     queue: np.ndarray = field(init=False)  # [day, route] persons waiting at the end of the day
     jobs: np.ndarray = field(init=False)  # [day, segment, job status] agents (at_home included)
     firm_relocations: np.ndarray = field(init=False)  # [day, loc] firms
@@ -61,6 +62,7 @@ class Tally:
         self.arrivals = np.zeros(shape, dtype=np.int64)
         self.departures = np.zeros(shape, dtype=np.int64)
         self.onward = np.zeros(shape, dtype=np.int64)
+        self.residents = np.zeros(shape, dtype=np.int64)
         self.queue = np.zeros((self.days, self.n_routes), dtype=np.int64)
         self.jobs = np.zeros((self.days, len(SEGMENTS), len(JOB_STATUS)), dtype=np.int64)
         self.firm_relocations = np.zeros((self.days, self.n_loc), dtype=np.int64)
@@ -79,7 +81,7 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 def daily_table(tally: Tally, dates: list[str], codes: list[str], per_agent: np.ndarray) -> str:
     """`daily.csv`: one row per date, location and segment, in persons."""
-    header = ["date", "location", "segment", "stock", "arrivals", "departures", "returns", "onward"]
+    header = ["date", "location", "segment", "stock", "arrivals", "departures", "returns", "onward", "residents"]
     rows: list[list[object]] = []
     for t, date in enumerate(dates):
         for j, code in enumerate(codes):
@@ -96,6 +98,7 @@ def daily_table(tally: Tally, dates: list[str], codes: list[str], per_agent: np.
                         int(tally.departures[t, j, s]) * k,
                         int(returns) * k,
                         int(tally.onward[t, j, s]) * k,
+                        int(tally.residents[t, j, s]) * k if j else 0,
                     ]
                 )
     return _table(header, rows)

@@ -76,6 +76,7 @@ for _kind in (
     PolicyKind("remote_work_tax", "remote_work_tax", combine="last", bounds=SHARE, empty=math.nan),  # from abroad
     PolicyKind("stay_limit", "stay_limit", per_location=True, combine="last"),  # days non-residents may stay
     PolicyKind("destination_incentive", "incentive", per_location=True),  # on top of the places' own
+    PolicyKind("permit_refusals", "permit_refusals", per_location=True, bounds=SHARE, clip=True),  # share refused
     PolicyKind("repression", "repression"),  # risk for the openly opposed
 ):
     register(_kind)

@@ -146,7 +146,13 @@ class LocationSpec(_Strict):
         0.0, ge=0, le=1, description="non-residents reaching the stay limit who get a residence or work permit"
     )
     permit_days: int = Field(
-        0, ge=0, description="term of the permit granted at the stay limit, renewed with the same odds; 0: open-ended"
+        0, ge=0, description="term of the permit granted at the stay limit, then renewed or not; 0: open-ended"
+    )
+    renewal_probability: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="permit holders at the end of its term whose permit is renewed; unset: permit_probability",
     )
     attraction: float = Field(
         0.0, description="utility constant of the place: what the named terms miss (flights, reputation); fitted"

@@ -154,7 +154,9 @@ def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Pa
         fitted = load_scenario(path)
         assert fitted.scenario.name == "synthetic"
         assert fitted.calibration["scale"] == SCALE
-        assert 3e-5 <= fitted.behaviour.hazard.base_it <= 1e-3
+        bounds = fitted.free_parameters["behaviour.hazard.base_it"]  # recovery itself is tested above
+        assert bounds.low <= fitted.behaviour.hazard.base_it <= bounds.high
+        assert fitted.behaviour.hazard.base_it != load_scenario(BASE).behaviour.hazard.base_it  # a fitted value
         assert (path.parent / fitted.scenario.targets).resolve() == (tmp_path / "targets.csv").resolve()
 
 

@@ -105,6 +105,37 @@ def test_a_permit_that_runs_out_sends_some_home_or_onward() -> None:
     assert moved_out[1] > 1.3 * moved_out[0]
 
 
+def residents_at(run: Run, code: str, date: str) -> float:
+    """Persons holding residence (a permit) at a location at the end of a day."""
+    return float(run.tally.residents[run.d(date), run.loc(code)] @ run.workers.persons_per_agent)
+
+
+def test_harder_renewals_empty_the_register_a_year_on() -> None:
+    """Turkey's first one-year permits granted easily, their renewals not: identical until the first permits
+    run out, then fewer permit holders, and more of those who came move out of Turkey."""
+    easy = {"locations.TR.permit_probability": 0.8, "locations.TR.permit_days": 365, "locations.TR.attraction": 2.0}
+    same = simulate(days=730, **easy, **{"locations.TR.renewal_probability": 0.8})
+    hard = simulate(days=730, **easy, **{"locations.TR.renewal_probability": 0.1})
+    assert residents_at(hard, "TR", "2022-12-01") == residents_at(same, "TR", "2022-12-01")  # none renewed yet
+    assert residents_at(hard, "TR", "2024-02-01") < 0.8 * residents_at(same, "TR", "2024-02-01")
+    moved_out = [r.count(origin="TR", start="2023-01-01") for r in (same, hard)]
+    assert moved_out[1] > 1.3 * moved_out[0]
+
+
+def test_permit_refusals_turn_people_out_from_their_date() -> None:
+    """A host refusing most permits from 2023 (Turkey's shrinking register): nothing changes before, then the
+    register falls and more leave Turkey; where no refusal applies (Serbia) nobody is refused."""
+    base = {"locations.TR.permit_probability": 0.8, "locations.TR.attraction": 2.0}
+    refusing = {"policy.tr_test_refusals": {"kind": "permit_refusals", "date": "2023-01-01", "locations": ["TR"],
+                                            "level": 0.9, "source": "test"}}  # fmt: skip
+    granted = simulate(days=730, **base)
+    refused = simulate(days=730, **base, **refusing)
+    assert residents_at(refused, "TR", "2022-12-31") == residents_at(granted, "TR", "2022-12-31")
+    assert residents_at(refused, "TR", "2023-12-07") < 0.8 * residents_at(granted, "TR", "2023-12-07")
+    moved_out = [r.count(origin="TR", start="2023-01-01") for r in (granted, refused)]
+    assert moved_out[1] > 1.3 * moved_out[0]
+
+
 def test_newcomers_pass_through_stepping_stones() -> None:
     """Kazakhstan, Armenia and Georgia as transit: a higher hazard of reconsidering in the first weeks moves
     people on or back, so the stepping stones hold fewer of those who came."""

@@ -43,6 +43,21 @@ def test_stock_change_is_the_stock_on_the_last_day_less_the_day_before_the_first
     assert from_start == pytest.approx(stock[baseline.d("2022-09-26")])  # everybody starts in Russia
 
 
+def test_the_residents_register_counts_those_abroad_holding_residence(baseline: Run) -> None:
+    """The register kept on every move and permit decision agrees with the workers' own state at the end."""
+    w, m = baseline.workers, baseline.model
+    last = m.scenario.days - 1
+    for code in ("TR", "RS", "IL"):
+        j = baseline.loc(code)
+        held = [(w.resident & (w.location == j) & (w.segment == s)).sum() for s in range(2)]
+        assert list(baseline.tally.residents[last, j]) == held
+        assert (baseline.tally.residents[:, j] <= baseline.tally.stock[:, j]).all()
+    assert held[0] + held[1] > 0
+    got = value(baseline, target("residents_change", "2022-06-01", "2022-09-30", "TR"))
+    register = baseline.tally.residents[:, baseline.loc("TR")] @ w.persons_per_agent
+    assert got == pytest.approx(register[baseline.d("2022-09-30")] - register[baseline.d("2022-05-31")])
+
+
 def test_a_location_sum_adds_the_places(baseline: Run) -> None:
     both = value(baseline, target("stock_abroad", "2022-09-27", "2022-09-27", "EU+FI"))
     parts = [value(baseline, target("stock_abroad", "2022-09-27", "2022-09-27", c)) for c in ("EU", "FI")]
