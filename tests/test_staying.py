@@ -38,9 +38,11 @@ def test_a_residence_permit_keeps_people_past_the_visa_free_stay() -> None:
 
 
 def test_settling_in_abroad_cuts_returns() -> None:
-    # without transit, whose returns in the first weeks come before anyone settles
-    loose = simulate(days=LONG, **{"behaviour.utility.settled": 0.0, "behaviour.hazard.transit": 0.0})
-    settled = simulate(days=LONG, **{"behaviour.utility.settled": 6.0, "behaviour.hazard.transit": 0.0})
+    # without transit, whose returns in the first weeks come before anyone settles, and without Turkey's
+    # refusals of 2023, which send permit holders out however settled they are
+    quiet = {"behaviour.hazard.transit": 0.0, "policy.tr_permit_tightening.enabled": False}
+    loose = simulate(days=LONG, **quiet, **{"behaviour.utility.settled": 0.0})
+    settled = simulate(days=LONG, **quiet, **{"behaviour.utility.settled": 6.0})
     assert returns(settled, start="2022-06-01") < 0.8 * returns(loose, start="2022-06-01")
     assert persons_abroad(settled, "2023-06-01") > 1.1 * persons_abroad(loose, "2023-06-01")
 
@@ -114,6 +116,7 @@ def test_harder_renewals_empty_the_register_a_year_on() -> None:
     """Turkey's first one-year permits granted easily, their renewals not: identical until the first permits
     run out, then fewer permit holders, and more of those who came move out of Turkey."""
     easy = {"locations.TR.permit_probability": 0.8, "locations.TR.permit_days": 365, "locations.TR.attraction": 2.0}
+    easy["policy.tr_permit_tightening.enabled"] = False  # the baseline's refusals of 2023 would hide the renewals
     same = simulate(days=730, **easy, **{"locations.TR.renewal_probability": 0.8})
     hard = simulate(days=730, **easy, **{"locations.TR.renewal_probability": 0.1})
     assert residents_at(hard, "TR", "2022-12-01") == residents_at(same, "TR", "2022-12-01")  # none renewed yet
@@ -126,6 +129,7 @@ def test_permit_refusals_turn_people_out_from_their_date() -> None:
     """A host refusing most permits from 2023 (Turkey's shrinking register): nothing changes before, then the
     register falls and more leave Turkey; where no refusal applies (Serbia) nobody is refused."""
     base = {"locations.TR.permit_probability": 0.8, "locations.TR.attraction": 2.0}
+    base["policy.tr_permit_tightening.enabled"] = False  # compared with the test's own refusals
     refusing = {"policy.tr_test_refusals": {"kind": "permit_refusals", "date": "2023-01-01", "locations": ["TR"],
                                             "level": 0.9, "source": "test"}}  # fmt: skip
     granted = simulate(days=730, **base)
