@@ -61,7 +61,7 @@ class WarmTiming:
 
 def timed_run(job: Any) -> tuple[float, float, dict[str, float]]:
     """One run (build included) and its metrics, with its wall and CPU time: the task the workers are given."""
-    from exodus.experiments.runner import run_metrics
+    from exodus.experiments.core.runner import run_metrics
 
     started, cpu = time.perf_counter(), time.process_time()
     metrics = run_metrics(job, names=METRICS)
@@ -70,7 +70,7 @@ def timed_run(job: Any) -> tuple[float, float, dict[str, float]]:
 
 def time_warm(workers: int, jobs: list[Any]) -> WarmTiming:
     """The jobs on `workers` processes that were started and warmed up before the clock starts."""
-    from exodus.experiments.runner import Job, Runner, in_order
+    from exodus.experiments.core.runner import Job, Runner, in_order
 
     warm_up = [Job(jobs[0].scenario, (), k, 0.001, jobs[0].days) for k in range(2 * workers)]  # small, same days
     with Runner(workers) as runner:
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     counts = [int(x) for x in args.workers.split(",")]
     load = os.getloadavg()
     if not args.cli:
-        from exodus.experiments.runner import Job
+        from exodus.experiments.core.runner import Job
 
         base = str(ROOT / "scenarios" / "baseline.toml")
         alarms = [1.5 + 3.0 * k / max(1, (args.runs + 1) // 2 - 1) for k in range((args.runs + 1) // 2)]

@@ -50,10 +50,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from exodus.experiments.outdir import check_replaceable, staged_dir
-from exodus.experiments.pool import default_workers
-from exodus.experiments.provenance import git_state, record, utc_now, write_record
-from exodus.experiments.runner import Job, run, run_many
+from exodus.experiments.core.outdir import check_replaceable, staged_dir
+from exodus.experiments.core.pool import default_workers
+from exodus.experiments.core.provenance import git_state, record, utc_now, write_record
+from exodus.experiments.core.runner import Job, run, run_many
 from exodus.model import ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from exodus.experiments.calibrate import averaged_relative_difference, conflicts
+from exodus.experiments.core.targets import Target
 from exodus.experiments.parameters import Bounded
-from exodus.experiments.targets import Target
 
 
 def calibrated_scenario(

@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from exodus.experiments.calibrate import Calibration, run_outflow
 from exodus.experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown
-from exodus.experiments.outdir import exclusive, write_atomic
-from exodus.experiments.provenance import git_state
+from exodus.experiments.core.outdir import exclusive, write_atomic
+from exodus.experiments.core.provenance import git_state
 
 
 def calibrate(

@@ -31,8 +31,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from exodus.experiments.attribution import load_drivers
-from exodus.experiments.runner import Job, build
-from exodus.experiments.targets import Target, load_targets, targets_path
+from exodus.experiments.core.runner import Job, build
+from exodus.experiments.core.targets import Target, load_targets, targets_path
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from exodus.model.locations import HOME, LAND
 from exodus.model.population import JOB_STATUS, SEGMENTS

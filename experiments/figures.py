@@ -35,6 +35,8 @@ from matplotlib.patches import Patch
 from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter
 
+from exodus.experiments.core.results import ALL, Ensemble, ResultsError, load_folder, seed_folders
+from exodus.experiments.core.targets import Target, load_targets
 from exodus.experiments.plot import (
     CAPTION_WIDTH,
     centred_mean,
@@ -47,8 +49,6 @@ from exodus.experiments.plot import (
     reported_bar,
     reported_caption,
 )
-from exodus.experiments.results import ALL, Ensemble, ResultsError, load_folder, seed_folders
-from exodus.experiments.targets import Target, load_targets
 
 HOME = "RU"
 BASELINE_COLOUR = "#1a1a1a"

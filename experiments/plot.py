@@ -33,8 +33,8 @@ from matplotlib.text import Annotation, Text
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import Bbox
 
-from exodus.experiments.tables import Daily, read_daily
-from exodus.experiments.targets import Target, load_targets
+from exodus.experiments.core.tables import Daily, read_daily
+from exodus.experiments.core.targets import Target, load_targets
 
 HOME = "RU"
 SEGMENT_COLOUR = {"all": "#b2182b", "it": "#2166ac", "other": "#4d4d4d"}

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from exodus.experiments.outdir import RUN_MARKER, claim, staged_dir
+from exodus.experiments.core.outdir import RUN_MARKER, claim, staged_dir
+from exodus.experiments.core.provenance import record, utc_now, write_record
+from exodus.experiments.core.targets import Target, load_targets, scenario_targets
 from exodus.experiments.plot import plot_outflow
-from exodus.experiments.provenance import record, utc_now, write_record
-from exodus.experiments.targets import Target, load_targets, scenario_targets
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from exodus.model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
 from exodus.model.population import SEGMENTS, agents_in_segment

@@ -2,7 +2,7 @@
 
 A design file (TOML, validated; see `experiments/sensitivity/example.toml`) names a base
 scenario, the parameters to vary (dotted scenario paths with bounds), the outputs (metric
-names of `experiments/metrics.py`), the methods and their sizes, the seeds and the scale:
+names of `experiments/core/metrics.py`), the methods and their sizes, the seeds and the scale:
 
     [sensitivity]
     scenario = "../../scenarios/baseline.toml"   # relative to the design file
@@ -66,12 +66,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from exodus.experiments.metrics import MetricError, check_names, evaluate, parse
-from exodus.experiments.outdir import check_replaceable, staged_dir
+from exodus.experiments.core.metrics import MetricError, check_names, evaluate, parse
+from exodus.experiments.core.outdir import check_replaceable, staged_dir
+from exodus.experiments.core.pool import default_workers
+from exodus.experiments.core.provenance import git_state, record, utc_now, write_record
+from exodus.experiments.core.runner import Job, run_many, run_metrics
 from exodus.experiments.parameters import Bounded
-from exodus.experiments.pool import default_workers
-from exodus.experiments.provenance import git_state, record, utc_now, write_record
-from exodus.experiments.runner import Job, run_many, run_metrics
 from exodus.experiments.sweep_file import Design as SweepDesign
 from exodus.experiments.sweep_file import sampled
 from exodus.model import RelocationModel, ScenarioError, load_scenario
@@ -92,7 +92,7 @@ class _Strict(BaseModel):
 
 class Settings(_Strict):
     scenario: str = Field(description="base scenario file, relative to the design file")
-    outputs: list[str] = Field(min_length=1, description="metric names (experiments/metrics.py)")
+    outputs: list[str] = Field(min_length=1, description="metric names (experiments/core/metrics.py)")
     methods: list[Literal["sobol", "morris"]] = Field(default=["sobol", "morris"], min_length=1)
     scale: float = Field(0.002, gt=0, le=1)
     seeds: int = Field(2, ge=1, le=100, description="runs per design point")
@@ -580,7 +580,7 @@ def _caption(result: Result) -> str:
     text = (
         f"Model outputs, not reported figures: scenario {design.scenario.name} at scale {s.scale:g}, "
         f"{design.days} days from {design.start}; {seeds}. Design: {sizes}; sampler seed {s.sample_seed}. "
-        f"Parameters: {ranges}. Outputs are metric names of experiments/metrics.py (persons). "
+        f"Parameters: {ranges}. Outputs are metric names of experiments/core/metrics.py (persons). "
         f"Sobol: Saltelli scheme, S1 = first order, ST = total order, bars = bootstrap confidence; "
         f"Morris: mu* = mean absolute elementary effect, sigma = its spread (above the dashed line: non-linear "
         f"or interacting). Commit {commit}."

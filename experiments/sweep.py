@@ -54,13 +54,21 @@ from typing import Any
 
 from tqdm import tqdm
 
-from exodus.experiments.outdir import exclusive, write_atomic
-from exodus.experiments.pool import default_workers
-from exodus.experiments.provenance import code_digest, git_state, record, record_json, utc_now, versions, write_record
-from exodus.experiments.results import SWEEP_MARKER
-from exodus.experiments.runner import Job, LostRunError, Runner, SchedulerError, build, run_many
+from exodus.experiments.core.outdir import exclusive, write_atomic
+from exodus.experiments.core.pool import default_workers
+from exodus.experiments.core.provenance import (
+    code_digest,
+    git_state,
+    record,
+    record_json,
+    utc_now,
+    versions,
+    write_record,
+)
+from exodus.experiments.core.results import SWEEP_MARKER
+from exodus.experiments.core.runner import Job, LostRunError, Runner, SchedulerError, build, run_many
+from exodus.experiments.core.targets import targets_path
 from exodus.experiments.sweep_file import Run, Sweep, SweepError, load_sweep
-from exodus.experiments.targets import targets_path
 
 DONE, SERIES, TMP = "done", "series", ".tmp"
 RUNS_CSV = "runs.csv"
@@ -76,7 +84,7 @@ def execute(job: Job, *, metrics: Sequence[str], source: str) -> dict[str, Any]:
 
     Returns run_id, status, error, traceback, metrics, series (Parquet bytes), elapsed_seconds.
     """
-    from exodus.experiments.metrics import evaluate
+    from exodus.experiments.core.metrics import evaluate
 
     clock = time.perf_counter()
     result: dict[str, Any] = {"run_id": job.name, "status": "ok", "error": "", "traceback": ""}
@@ -187,7 +195,7 @@ def _prepare(out: Path, sweep: Sweep, accept_code_change: bool = False) -> dict[
         if old.get("code_digest") != state["code_digest"]:
             if not accept_code_change:
                 raise SweepError(
-                    f"{out}: the model's code (model/*.py, experiments/metrics.py, targets.py) changed since the "
+                    f"{out}: the model's code (model/*.py, experiments/core/metrics.py, targets.py) changed since the "
                     "sweep started; runs made by the new code may not agree with those already done. Give another "
                     "--out to start afresh, or --accept-code-change to go on all the same (recorded in sweep.json)"
                 )
@@ -395,7 +403,7 @@ def _record_result(out: Path, run: Run, result: dict[str, Any], tmp: Path) -> di
 
 def _check_metrics(sweep: Sweep) -> None:
     """Metric arguments (dates in the run, locations, statuses) checked on the base model, before any run."""
-    from exodus.experiments.metrics import MetricError, evaluate
+    from exodus.experiments.core.metrics import MetricError, evaluate
     from exodus.model import RelocationModel
     from exodus.model.scenario import validate
 

@@ -9,7 +9,7 @@ A sweep file is TOML. Paths in it are relative to the file.
     seeds = 2                # seeds 0..N-1 for every design point (common random numbers), or a list [0, 7, 9]
     scale = 0.002            # share of the agents (default 1)
     days = 300               # optional: horizon override (scenario.days)
-    metrics = ["cumulative_departures:all:2022-12-19"]   # names from experiments/metrics.py
+    metrics = ["cumulative_departures:all:2022-12-19"]   # names from experiments/core/metrics.py
 
     [design]
     method = "lhs"           # grid | lhs | sobol | saltelli | morris
@@ -51,7 +51,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from exodus.experiments.metrics import check_names
+from exodus.experiments.core.metrics import check_names
 from exodus.experiments.parameters import Bounded
 from exodus.model.files import field_errors, read_toml, refuse_flags
 from exodus.model.scenario import (

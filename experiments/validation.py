@@ -31,12 +31,12 @@ import numpy as np  # noqa: E402
 
 from exodus.experiments.calibrate import averaged_relative_difference  # noqa: E402
 from exodus.experiments.calibration_report import number  # noqa: E402
-from exodus.experiments.outdir import OutputError, claim, staged_dir  # noqa: E402
-from exodus.experiments.pool import default_workers  # noqa: E402
-from exodus.experiments.provenance import record, utc_now, write_record  # noqa: E402
+from exodus.experiments.core.outdir import OutputError, claim, staged_dir  # noqa: E402
+from exodus.experiments.core.pool import default_workers  # noqa: E402
+from exodus.experiments.core.provenance import record, utc_now, write_record  # noqa: E402
+from exodus.experiments.core.runner import Job, in_order, run, run_many  # noqa: E402
+from exodus.experiments.core.targets import Target, load_targets  # noqa: E402
 from exodus.experiments.run import targets_file  # noqa: E402
-from exodus.experiments.runner import Job, in_order, run, run_many  # noqa: E402
-from exodus.experiments.targets import Target, load_targets  # noqa: E402
 from exodus.model import load_scenario  # noqa: E402
 
 MARKER = "validation.json"

@@ -28,7 +28,7 @@ from exodus.experiments.attribution import (
     write_attribution,
 )
 from exodus.experiments.cli import main
-from exodus.experiments.runner import Job, run
+from exodus.experiments.core.runner import Job, run
 from exodus.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent

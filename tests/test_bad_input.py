@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from exodus.experiments.cli import main
-from exodus.experiments.outdir import OutputError, claim, leftovers, staged_dir
-from exodus.experiments.targets import Target, TargetsError, load_targets
+from exodus.experiments.core.outdir import OutputError, claim, leftovers, staged_dir
+from exodus.experiments.core.targets import Target, TargetsError, load_targets
 from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.population import MEMORY_BUDGET_ENV, ScaleError, check_scale
 
@@ -320,7 +320,7 @@ def test_numbers_are_unchanged_by_the_checks() -> None:
 def test_a_swap_killed_half_way_gives_the_previous_results_back(tmp_path: Path) -> None:
     """Killed after renaming the old folder away and before renaming the new one in: the next writer puts the
     old results back (and clears the half-written one) instead of deleting them."""
-    from exodus.experiments.outdir import claim
+    from exodus.experiments.core.outdir import claim
 
     out = tmp_path / "run"
     old = tmp_path / ".run.abcd1234.old"

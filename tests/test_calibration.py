@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from exodus.experiments.calibrate import Calibration, EvaluationLog, ensemble, loss
-from exodus.experiments.targets import Target, TargetsError, load_targets
+from exodus.experiments.core.targets import Target, TargetsError, load_targets
 
 BASE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_inputs.toml"
 TRUTH = {"behaviour.hazard.base_it": 6e-5, "policy.invasion.level": 1.6}  # inside the inputs' bounds
@@ -205,7 +205,7 @@ def test_two_calibrations_cannot_write_one_folder(tmp_path: Path) -> None:
 
     from conftest import SCENARIOS
 
-    from exodus.experiments.outdir import exclusive
+    from exodus.experiments.core.outdir import exclusive
 
     out = tmp_path / "fit"
     with exclusive(tmp_path / ".fit.lock", "held by the test"):

@@ -26,7 +26,7 @@ import pytest
 from conftest import ROOT, SCENARIOS
 
 from exodus.experiments import dashboard
-from exodus.experiments.runner import run
+from exodus.experiments.core.runner import run
 from exodus.model import load_scenario
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

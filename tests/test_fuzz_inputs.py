@@ -43,8 +43,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from exodus.experiments.cli import main
+from exodus.experiments.core.targets import REQUIRED, TargetsError, load_targets
 from exodus.experiments.sweep_file import SweepError, SweepSpec, load_sweep
-from exodus.experiments.targets import REQUIRED, TargetsError, load_targets
 from exodus.model import ScenarioError, load_scenario
 from exodus.model.scenario import Scenario, read_raw, validate
 

@@ -16,9 +16,9 @@ from matplotlib.text import Annotation
 
 from exodus.experiments.batch import run_batch
 from exodus.experiments.cli import main
+from exodus.experiments.core.results import load_folder
+from exodus.experiments.core.targets import load_targets
 from exodus.experiments.figures import _band, band_name, results_figure
-from exodus.experiments.results import load_folder
-from exodus.experiments.targets import load_targets
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = [REPO / "scenarios" / "baseline.toml", REPO / "scenarios" / "no_mobilisation.toml"]

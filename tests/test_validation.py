@@ -11,8 +11,8 @@ import pytest
 from conftest import Run
 
 from exodus.experiments.cli import main
+from exodus.experiments.core.targets import Target, TargetsError, load_targets
 from exodus.experiments.run import scale_warnings
-from exodus.experiments.targets import Target, TargetsError, load_targets
 from exodus.experiments.validation import summary
 from exodus.model import load_scenario
 

@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from exodus.experiments.core.results import ResultsError
     from exodus.experiments.figures import PlotError, plot_results
-    from exodus.experiments.results import ResultsError
 
     try:
         written = plot_results(args.folders, args.out, baseline=args.baseline, title=args.title)

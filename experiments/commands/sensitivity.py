@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from exodus.experiments.metrics import MetricError
+    from exodus.experiments.core.metrics import MetricError
     from exodus.experiments.sensitivity import SensitivityError, run_sensitivity
 
     try:

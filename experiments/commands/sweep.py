@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from exodus.experiments.metrics import MetricError
+    from exodus.experiments.core.metrics import MetricError
     from exodus.experiments.sweep import run_sweep
     from exodus.experiments.sweep_file import SweepError
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from exodus.experiments.tables import DAILY_COLUMNS, Daily, read_daily
+from exodus.experiments.core.tables import DAILY_COLUMNS, Daily, read_daily
 
 QUANTILES = (("median", 50.0), ("p05", 5.0), ("p95", 95.0))
 ALL = "all"  # the segments summed

@@ -21,10 +21,10 @@ from typing import Any
 import mesa
 import numpy as np
 
-from exodus.experiments.outdir import write_atomic
+from exodus.experiments.core.outdir import write_atomic
 
 PACKAGE = "exodus-relocation"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # the checkout (or, installed, the folder holding exodus/model)
 # What makes the numbers: a change elsewhere (tests, notebooks, output folders) does not make a result dirty,
 # so a calibration writing its log inside the checkout still records a clean commit.
 SOURCES = ("exodus", "model", "experiments", "scenarios", "pyproject.toml")
@@ -107,8 +107,8 @@ def code_digest() -> str:
     digest = hashlib.sha256()
     files = [
         *sorted(p for p in (REPO / "model").glob("*.py") if p.name != "reference.py"),  # the reference makes no results
-        REPO / "experiments" / "metrics.py",
-        REPO / "experiments" / "targets.py",
+        REPO / "experiments" / "core" / "metrics.py",
+        REPO / "experiments" / "core" / "targets.py",
     ]
     for path in files:
         digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")

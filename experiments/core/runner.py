@@ -33,7 +33,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from exodus.experiments.pool import process_pool, stop
+from exodus.experiments.core.pool import process_pool, stop
 from exodus.model import RelocationModel, load_scenario
 from exodus.model.scenario import Scenario, set_path, validate
 
@@ -85,7 +85,7 @@ def run(job: Job) -> RelocationModel:
 
 def run_metrics(job: Job, *, names: Sequence[str]) -> dict[str, float]:
     """Run the job; return the named metrics of `metrics.py` (a task for `run_many`)."""
-    from exodus.experiments.metrics import evaluate
+    from exodus.experiments.core.metrics import evaluate
 
     return evaluate(run(job), names)
 
