@@ -260,7 +260,7 @@ def fit_figure(
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    from exodus.experiments.plot import declutter, number_figures, reported_caption
+    from exodus.experiments.figures.plot import declutter, number_figures, reported_caption
 
     days = curves.shape[1]
     dates = np.array([start + dt.timedelta(days=i) for i in range(days)])

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from exodus.experiments.core.outdir import RUN_MARKER, claim, staged_dir
 from exodus.experiments.core.provenance import record, utc_now, write_record
 from exodus.experiments.core.targets import Target, load_targets, scenario_targets
-from exodus.experiments.plot import plot_outflow
+from exodus.experiments.figures.plot import plot_outflow
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
 from exodus.model.outputs import daily_table, firms_table, jobs_table, queues_table, tax_table
 from exodus.model.population import SEGMENTS, agents_in_segment

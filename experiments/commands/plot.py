@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from exodus.experiments.core.results import ResultsError
-    from exodus.experiments.figures import PlotError, plot_results
+    from exodus.experiments.figures.ensembles import PlotError, plot_results
 
     try:
         written = plot_results(args.folders, args.out, baseline=args.baseline, title=args.title)

@@ -9,7 +9,7 @@ through the bar at the window's end.
 
 The helpers after `plot_outflow` (number formats, smoothing, reported
 figures and their caption, labels that do not overlap) are shared with
-`figures.py`, which draws `exodus plot`.
+`ensembles.py`, which draws `exodus plot`.
 """
 
 from __future__ import annotations

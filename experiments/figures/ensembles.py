@@ -37,7 +37,7 @@ from matplotlib.ticker import FuncFormatter
 
 from exodus.experiments.core.results import ALL, Ensemble, ResultsError, load_folder, seed_folders
 from exodus.experiments.core.targets import Target, load_targets
-from exodus.experiments.plot import (
+from exodus.experiments.figures.plot import (
     CAPTION_WIDTH,
     centred_mean,
     declutter,
