@@ -19,10 +19,10 @@ import threading
 from collections.abc import Sequence
 
 from exodus.experiments import commands
+from exodus.experiments.analyses.sweep_file import SweepError
 from exodus.experiments.core.metrics import MetricError
 from exodus.experiments.core.outdir import OutputError
 from exodus.experiments.core.targets import TargetsError
-from exodus.experiments.sweep_file import SweepError
 from exodus.model import ScenarioError
 from exodus.model.population import ScaleError
 

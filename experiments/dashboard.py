@@ -30,7 +30,7 @@ import mesa
 import numpy as np
 from matplotlib.figure import Figure
 
-from exodus.experiments.attribution import load_drivers
+from exodus.experiments.analyses.attribution import load_drivers
 from exodus.experiments.core.runner import Job, build
 from exodus.experiments.core.targets import Target, load_targets, targets_path
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.attribution import (
+from exodus.experiments.analyses.attribution import (
     OTHER,
     TOTAL,
     Attribution,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.calibrate import Calibration, EvaluationLog, ensemble, loss
+from exodus.experiments.analyses.calibration.calibrate import Calibration, EvaluationLog, ensemble, loss
 from exodus.experiments.core.targets import Target, TargetsError, load_targets
 
 BASE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_inputs.toml"
@@ -121,7 +121,7 @@ def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Pa
     """The whole pipeline at a tiny budget: every target gets a row, the fitted file loads and runs. The evolution
     stops at its first population (maxiter 0: one population of evaluations of all the inputs' free parameters,
     not two); its generations are tested above, on two parameters."""
-    from exodus.experiments.calibration_run import calibrate
+    from exodus.experiments.analyses.calibration.run import calibrate
     from exodus.model import load_scenario
 
     scenario = _synthetic(tmp_path)

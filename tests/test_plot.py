@@ -14,7 +14,7 @@ from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 
-from exodus.experiments.batch import run_batch
+from exodus.experiments.analyses.batch import run_batch
 from exodus.experiments.cli import main
 from exodus.experiments.core.results import load_folder
 from exodus.experiments.core.targets import load_targets

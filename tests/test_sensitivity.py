@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from exodus.experiments.analyses.sensitivity import SensitivityError, load_design, run_sensitivity
 from exodus.experiments.cli import main
-from exodus.experiments.sensitivity import SensitivityError, load_design, run_sensitivity
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "experiments" / "sensitivity" / "tiny.toml"
@@ -123,7 +123,7 @@ def _with(spec, **settings):  # type: ignore[no-untyped-def]
 
 
 def test_log_and_integer_parameters() -> None:
-    from exodus.experiments.parameters import Bounded
+    from exodus.experiments.analyses.parameters import Bounded
 
     log = Bounded(path="a.b", low=1e-4, high=1e-2, log=True, label="a")
     assert log.bounds == [-4.0, -2.0] and log.value(-3.0) == pytest.approx(1e-3)

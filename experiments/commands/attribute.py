@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from exodus.experiments.attribution import DRIVERS_FILE, AttributionError, run_attribution
+    from exodus.experiments.analyses.attribution import DRIVERS_FILE, AttributionError, run_attribution
 
     try:
         out = run_attribution(

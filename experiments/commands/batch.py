@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from exodus.experiments.batch import run_batch
+    from exodus.experiments.analyses.batch import run_batch
 
     out = run_batch(
         args.scenarios,

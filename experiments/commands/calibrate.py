@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from exodus.experiments.calibration_run import calibrate
+    from exodus.experiments.analyses.calibration.run import calibrate
 
     try:
         result = _calibrate(args, calibrate)

@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from exodus.experiments.run import run_scenario  # the model and matplotlib load only when a run is asked for
+    from exodus.experiments.analyses.run import (
+        run_scenario,  # the model and matplotlib load only when a run is asked for
+    )
 
     out = run_scenario(
         args.scenario,

@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from exodus.experiments.analyses.sensitivity import SensitivityError, run_sensitivity
     from exodus.experiments.core.metrics import MetricError
-    from exodus.experiments.sensitivity import SensitivityError, run_sensitivity
 
     try:
         out = run_sensitivity(args.spec, args.out, workers=args.workers, progress=not args.quiet)

@@ -41,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from exodus.experiments.analyses.sweep import run_sweep
+    from exodus.experiments.analyses.sweep_file import SweepError
     from exodus.experiments.core.metrics import MetricError
-    from exodus.experiments.sweep import run_sweep
-    from exodus.experiments.sweep_file import SweepError
 
     try:
         result = run_sweep(

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from exodus.experiments.validation import validate
+    from exodus.experiments.analyses.validation import validate
 
     out = validate(
         args.scenario,

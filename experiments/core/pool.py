@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-PRELOAD = ["numpy", "mesa", "exodus.model", "exodus.experiments.run", "exodus.experiments.core.runner"]
+PRELOAD = ["numpy", "mesa", "exodus.model", "exodus.experiments.analyses.run", "exodus.experiments.core.runner"]
 ORPHAN_CHECK_SECONDS = 1.0
 
 

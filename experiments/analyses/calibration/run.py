@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from exodus.experiments.calibrate import Calibration, run_outflow
-from exodus.experiments.calibration_report import calibrated_scenario, fit_figure, fit_markdown
+from exodus.experiments.analyses.calibration.calibrate import Calibration, run_outflow
+from exodus.experiments.analyses.calibration.report import calibrated_scenario, fit_figure, fit_markdown
 from exodus.experiments.core.outdir import exclusive, write_atomic
 from exodus.experiments.core.provenance import git_state
 

@@ -43,11 +43,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import differential_evolution, minimize
 
+from exodus.experiments.analyses.parameters import Bounded
 from exodus.experiments.core.outdir import write_atomic
 from exodus.experiments.core.provenance import code_digest
 from exodus.experiments.core.runner import Job, Runner, Task, in_order, run, run_many
 from exodus.experiments.core.targets import Target, scenario_targets
-from exodus.experiments.parameters import Bounded
 from exodus.model import RelocationModel, load_scenario
 from exodus.model.scenario import Scenario, ScenarioError, get_path
 

@@ -22,12 +22,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from exodus.experiments.analyses.run import run_scenario, targets_file
 from exodus.experiments.core.outdir import OutputError, claim, staged_dir
 from exodus.experiments.core.pool import default_workers
 from exodus.experiments.core.provenance import record, utc_now, write_record
 from exodus.experiments.core.results import BATCH_MARKER, SUMMARY, load_runs, summary_table
 from exodus.experiments.core.runner import Job, run_many
-from exodus.experiments.run import run_scenario, targets_file
 from exodus.model import load_scenario
 from exodus.model.population import check_scale
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from exodus.experiments.calibrate import averaged_relative_difference, conflicts
+from exodus.experiments.analyses.calibration.calibrate import averaged_relative_difference, conflicts
+from exodus.experiments.analyses.parameters import Bounded
 from exodus.experiments.core.targets import Target
-from exodus.experiments.parameters import Bounded
 
 
 def calibrated_scenario(

@@ -57,7 +57,7 @@ from exodus.experiments.core.runner import Job, run, run_many
 from exodus.model import ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
 
-DRIVERS_FILE = Path(__file__).resolve().with_name("drivers.toml")
+DRIVERS_FILE = Path(__file__).resolve().parent.parent / "drivers.toml"
 MARKER = "attribution.json"
 OTHER, TOTAL = "other", "total"
 HOME = "RU"

@@ -51,8 +51,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from exodus.experiments.analyses.parameters import Bounded
 from exodus.experiments.core.metrics import check_names
-from exodus.experiments.parameters import Bounded
 from exodus.model.files import field_errors, read_toml, refuse_flags
 from exodus.model.scenario import (
     ScenarioError,

@@ -29,14 +29,14 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from exodus.experiments.calibrate import averaged_relative_difference  # noqa: E402
-from exodus.experiments.calibration_report import number  # noqa: E402
+from exodus.experiments.analyses.calibration.calibrate import averaged_relative_difference  # noqa: E402
+from exodus.experiments.analyses.calibration.report import number  # noqa: E402
+from exodus.experiments.analyses.run import targets_file  # noqa: E402
 from exodus.experiments.core.outdir import OutputError, claim, staged_dir  # noqa: E402
 from exodus.experiments.core.pool import default_workers  # noqa: E402
 from exodus.experiments.core.provenance import record, utc_now, write_record  # noqa: E402
 from exodus.experiments.core.runner import Job, in_order, run, run_many  # noqa: E402
 from exodus.experiments.core.targets import Target, load_targets  # noqa: E402
-from exodus.experiments.run import targets_file  # noqa: E402
 from exodus.model import load_scenario  # noqa: E402
 
 MARKER = "validation.json"

@@ -66,14 +66,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from exodus.experiments.analyses.parameters import Bounded
+from exodus.experiments.analyses.sweep_file import Design as SweepDesign
+from exodus.experiments.analyses.sweep_file import sampled
 from exodus.experiments.core.metrics import MetricError, check_names, evaluate, parse
 from exodus.experiments.core.outdir import check_replaceable, staged_dir
 from exodus.experiments.core.pool import default_workers
 from exodus.experiments.core.provenance import git_state, record, utc_now, write_record
 from exodus.experiments.core.runner import Job, run_many, run_metrics
-from exodus.experiments.parameters import Bounded
-from exodus.experiments.sweep_file import Design as SweepDesign
-from exodus.experiments.sweep_file import sampled
 from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
 from exodus.model.scenario import Bounds, get_path

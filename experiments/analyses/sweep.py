@@ -54,6 +54,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from exodus.experiments.analyses.sweep_file import Run, Sweep, SweepError, load_sweep
 from exodus.experiments.core.outdir import exclusive, write_atomic
 from exodus.experiments.core.pool import default_workers
 from exodus.experiments.core.provenance import (
@@ -68,7 +69,6 @@ from exodus.experiments.core.provenance import (
 from exodus.experiments.core.results import SWEEP_MARKER
 from exodus.experiments.core.runner import Job, LostRunError, Runner, SchedulerError, build, run_many
 from exodus.experiments.core.targets import targets_path
-from exodus.experiments.sweep_file import Run, Sweep, SweepError, load_sweep
 
 DONE, SERIES, TMP = "done", "series", ".tmp"
 RUNS_CSV = "runs.csv"
