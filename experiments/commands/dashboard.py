@@ -10,7 +10,7 @@ from pathlib import Path
 import exodus
 
 APP = Path(exodus.__file__).resolve().parent.parent / "app.py"  # the repository's app.py, in a clone
-MODULE = "exodus.experiments.dashboard_app"  # the same page, in an installed package without the clone
+MODULE = "exodus.experiments.dashboard.app"  # the same page, in an installed package without the clone
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

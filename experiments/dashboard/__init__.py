@@ -1,13 +1,15 @@
 """The dashboard: a Mesa SolaraViz page on the real model, the chosen scenario beside the baseline.
 
 `app.py` at the repository root is the page (`solara run app.py`, or
-`exodus dashboard`). SolaraViz drives a `Dashboard`, a `mesa.Model` whose
-`run` is a `DashboardModel`: the real `RelocationModel` of the chosen scenario,
-built from a `runner.Job` whose overrides are the policy levers, which steps the calibrated
-baseline with the same seed and scale alongside, so every chart shows the two
-(common random numbers: the difference is the levers' effect, not noise). It
-runs at scale 0.05, the calibration's scale, at which `calibration/baseline/fit.md`
-finds no fitted target moving beyond seed noise against full scale.
+`exodus dashboard`); `dashboard.app` is the same page in an installed
+package. SolaraViz drives a `Dashboard`, a `mesa.Model` whose `run` is a
+`DashboardModel`: the real `RelocationModel` of the chosen scenario, built
+from a `runner.Job` whose overrides are the policy levers, which steps the
+calibrated baseline with the same seed and scale alongside, so every chart
+shows the two (common random numbers: the difference is the levers' effect,
+not noise). It runs at scale 0.05, the calibration's scale, at which
+`calibration/baseline/fit.md` finds no fitted target moving beyond seed
+noise against full scale.
 
 Levers (each "as in the scenario" by default, so picking a scenario file shows
 that scenario): the partial mobilisation on or off and its date (the IT
