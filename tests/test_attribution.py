@@ -27,7 +27,7 @@ from exodus.experiments.analyses.attribution import (
     switched_off,
     write_attribution,
 )
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 from exodus.experiments.core.runner import Job, run
 from exodus.model import load_scenario
 

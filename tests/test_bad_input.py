@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 from exodus.experiments.core.outdir import OutputError, claim, leftovers, staged_dir
 from exodus.experiments.core.targets import Target, TargetsError, load_targets
 from exodus.model import RelocationModel, ScenarioError, load_scenario

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from exodus.experiments.analyses.run import run_scenario
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 from exodus.experiments.core.tables import DAILY_COLUMNS, read_daily
 
 REPO = Path(__file__).resolve().parent.parent

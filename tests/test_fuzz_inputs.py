@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from exodus.experiments.analyses.sweep_file import SweepError, SweepSpec, load_sweep
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 from exodus.experiments.core.targets import REQUIRED, TargetsError, load_targets
 from exodus.model import ScenarioError, load_scenario
 from exodus.model.scenario import Scenario, read_raw, validate

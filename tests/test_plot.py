@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 
 from exodus.experiments.analyses.batch import run_batch
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 from exodus.experiments.core.results import load_folder
 from exodus.experiments.core.targets import load_targets
 from exodus.experiments.figures.ensembles import _band, band_name, results_figure

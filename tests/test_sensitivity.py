@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from exodus.experiments.analyses.sensitivity import SensitivityError, load_design, run_sensitivity
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "experiments" / "sensitivity" / "tiny.toml"

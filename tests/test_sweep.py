@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from exodus.experiments.analyses.sweep_file import SweepError, load_sweep
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "experiments" / "sweeps" / "smoke.toml"

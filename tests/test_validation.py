@@ -12,7 +12,7 @@ from conftest import Run
 
 from exodus.experiments.analyses.run import scale_warnings
 from exodus.experiments.analyses.validation import summary
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 from exodus.experiments.core.targets import Target, TargetsError, load_targets
 from exodus.model import load_scenario
 

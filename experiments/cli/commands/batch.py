@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exodus.experiments.options import add_set_option, positive_float, positive_int
+from exodus.experiments.cli.options import add_set_option, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from exodus.experiments.options import counted, positive_float, positive_int, seed32
+from exodus.experiments.cli.options import counted, positive_float, positive_int, seed32
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exodus.experiments.options import add_scenario_options, overrides, seed
+from exodus.experiments.cli.options import add_scenario_options, overrides, seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from exodus.experiments.options import positive_int
+from exodus.experiments.cli.options import positive_int
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143  # 143: 128 + SIGTERM
 

@@ -6,6 +6,6 @@ A module here becomes a subcommand by defining
 
 which adds its parser (`subparsers.add_parser(NAME, help=...)`) and sets
 `handler=` to a function taking the parsed arguments and returning an exit
-code. `experiments.cli` finds the modules itself; nothing else needs editing
+code. `cli.main` finds the modules itself; nothing else needs editing
 to add one. Modules whose name starts with `_` are helpers, not commands.
 """

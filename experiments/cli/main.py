@@ -1,6 +1,6 @@
 """`exodus`: the command line.
 
-Subcommands live in `experiments.commands`, one module each, and register
+Subcommands live in `exodus.experiments.cli.commands`, one module each, and register
 themselves (see that package). Errors in what the user gave (a scenario or
 targets file that does not validate, an output folder that cannot be used, a
 scale the memory cannot hold, a file that cannot be read or is not text) print
@@ -18,8 +18,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from exodus.experiments import commands
 from exodus.experiments.analyses.sweep_file import SweepError
+from exodus.experiments.cli import commands
 from exodus.experiments.core.metrics import MetricError
 from exodus.experiments.core.outdir import OutputError
 from exodus.experiments.core.targets import TargetsError

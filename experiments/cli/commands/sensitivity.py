@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from exodus.experiments.options import positive_int
+from exodus.experiments.cli.options import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

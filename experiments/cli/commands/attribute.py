@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from exodus.experiments.options import positive_float, positive_int
+from exodus.experiments.cli.options import positive_float, positive_int
 
 
 def _date(text: str) -> dt.date:
