@@ -18,7 +18,7 @@ the two, measured back to back, more than the absolute rates.
 
     python3 benchmarks/sweep_throughput.py                      # 8 runs at scale 0.05 on 1, then 2 workers
     python3 benchmarks/sweep_throughput.py --runs 4 --days 365  # quicker
-    python3 benchmarks/sweep_throughput.py --cli --sweep experiments/sweeps/smoke.toml --workers 1,2,4
+    python3 benchmarks/sweep_throughput.py --cli --sweep experiments/data/sweeps/smoke.toml --workers 1,2,4
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from bench import heading, machine, write  # noqa: E402
 
-SMOKE = ROOT / "experiments" / "sweeps" / "smoke.toml"
+SMOKE = ROOT / "experiments" / "data" / "sweeps" / "smoke.toml"
 MARK = "<!-- bench: sweep-throughput"
 WARM_MARK = "<!-- bench: run-throughput"
 METRICS = ("cumulative_departures:all:2022-12-19", "stock_abroad:all:2023-06-30")

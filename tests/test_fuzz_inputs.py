@@ -51,7 +51,7 @@ from exodus.model.scenario import Scenario, read_raw, validate
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = REPO / "scenarios" / "baseline.toml"
 TARGETS = REPO / "scenarios" / "targets" / "reported_figures.csv"
-SMOKE = REPO / "experiments" / "sweeps" / "smoke.toml"
+SMOKE = REPO / "experiments" / "data" / "sweeps" / "smoke.toml"
 DAYS = 30
 TINY = ["--scale", "0.001", "--quiet"]
 SETTINGS = settings(

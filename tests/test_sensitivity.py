@@ -1,6 +1,6 @@
 """`exodus sensitivity`: design files, Sobol and Morris indices, the files written.
 
-One tiny design (experiments/sensitivity/tiny.toml: two parameters, 44 short runs at scale
+One tiny design (experiments/data/sensitivity/tiny.toml: two parameters, 44 short runs at scale
 0.002) is run once for the module. Its two parameters are the level of the partial
 mobilisation and the level of the penalty tax, an event the baseline has disabled: with
 common random numbers the second cannot change any output, so its indices are exactly zero.
@@ -20,8 +20,8 @@ from exodus.experiments.analyses.sensitivity import SensitivityError, load_desig
 from exodus.experiments.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = REPO / "experiments" / "sensitivity" / "tiny.toml"
-EXAMPLE = REPO / "experiments" / "sensitivity" / "example.toml"
+TINY = REPO / "experiments" / "data" / "sensitivity" / "tiny.toml"
+EXAMPLE = REPO / "experiments" / "data" / "sensitivity" / "example.toml"
 WEEK = "departures:all:2022-09-21:2022-09-28"
 MOB, PEN = "policy.partial_mobilisation.level", "policy.penalty_tax.level"
 

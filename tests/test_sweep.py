@@ -25,7 +25,7 @@ from exodus.experiments.analyses.sweep_file import SweepError, load_sweep
 from exodus.experiments.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
-SMOKE = REPO / "experiments" / "sweeps" / "smoke.toml"
+SMOKE = REPO / "experiments" / "data" / "sweeps" / "smoke.toml"
 BASELINE = REPO / "scenarios" / "baseline.toml"
 
 

@@ -1,7 +1,7 @@
 """Driver attribution: how much of the outflow each driver accounts for, by exact Shapley values.
 
 A driver (mobilisation, sanctions, ...) is a set of scenario changes that switch it off; the
-definitions are data, in `experiments/drivers.toml`. With k drivers the scenario is run in all
+definitions are data, in `experiments/data/drivers.toml`. With k drivers the scenario is run in all
 2^k combinations of drivers on (as in the scenario) or off, over the same seeds (common random
 numbers: the runs of one seed differ only by the drivers switched, so their differences are
 the drivers' effects, not noise). For a measure v (cumulative departures from Russia by date,
@@ -54,10 +54,10 @@ from exodus.experiments.core.outdir import check_replaceable, staged_dir
 from exodus.experiments.core.pool import default_workers
 from exodus.experiments.core.provenance import git_state, record, utc_now, write_record
 from exodus.experiments.core.runner import Job, run, run_many
+from exodus.experiments.data import DRIVERS_FILE
 from exodus.model import ScenarioError, load_scenario
 from exodus.model.files import field_errors, read_toml
 
-DRIVERS_FILE = Path(__file__).resolve().parent.parent / "drivers.toml"
 MARKER = "attribution.json"
 OTHER, TOTAL = "other", "total"
 HOME = "RU"
@@ -561,7 +561,7 @@ def _caption(result: Attribution, at: dt.date) -> str:
         f"total: other (every driver off: the invasion shock and everything else) + drivers = total; in the "
         f"stacked panels negative contributions (hatched) are stacked below zero, so the total line is the stack "
         f"above zero less the stack below. "
-        f"Shares of cumulative departures (all) on {at}: {shares}. Switched off (experiments/drivers.toml):"
+        f"Shares of cumulative departures (all) on {at}: {shares}. Switched off (experiments/data/drivers.toml):"
     )
     lines = textwrap.wrap(head, 230)
     for d in result.drivers:

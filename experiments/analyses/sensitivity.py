@@ -1,6 +1,6 @@
 """Global sensitivity analysis: Sobol and Morris indices of run metrics to scenario parameters.
 
-A design file (TOML, validated; see `experiments/sensitivity/example.toml`) names a base
+A design file (TOML, validated; see `experiments/data/sensitivity/example.toml`) names a base
 scenario, the parameters to vary (dotted scenario paths with bounds), the outputs (metric
 names of `experiments/core/metrics.py`), the methods and their sizes, the seeds and the scale:
 

@@ -16,7 +16,7 @@ that scenario): the partial mobilisation on or off and its date (the IT
 deferment and the end of the call-up move with it), the IT deferment, a
 penalty tax on remote income from Russian employers (rate and date), the exit
 closure for men of military age, the destination incentives (off as in
-`experiments/drivers.toml`), and the entry bans (the Baltic states' and
+`experiments/data/drivers.toml`), and the entry bans (the Baltic states' and
 Finland's, and Finland's border closure).
 """
 

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "attribute",
         help="split the outflow into contributions of its drivers (Shapley values)",
         description="Run SCENARIO with every combination of its drivers (mobilisation, sanctions, Russian IT "
-        "incentives, destination incentives, entry rules, penalty tax; defined in experiments/drivers.toml) "
+        "incentives, destination incentives, entry rules, penalty tax; defined in experiments/data/drivers.toml) "
         "switched on or off, over the same seeds, and split cumulative departures from Russia (all, IT) and "
         "cumulative arrivals by destination into each driver's exact Shapley contribution, seed by seed; what "
         "no driver accounts for is 'other'. Writes DIR/attribution.csv (mean, p05, p95 across seeds), "
@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="only these drivers (default: all in the drivers file)",
     )
     parser.add_argument(
-        "--drivers-file", type=Path, default=None, help="drivers file (default experiments/drivers.toml)"
+        "--drivers-file", type=Path, default=None, help="drivers file (default experiments/data/drivers.toml)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handle)

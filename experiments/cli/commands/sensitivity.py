@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Sample the parameters of the design file SPEC (Saltelli's scheme for Sobol first and total "
         "order indices, Morris trajectories for mu* and sigma), run the base scenario at every design point over "
         "its seeds, in parallel, and write DIR/indices.csv, DIR/design.csv, DIR/sensitivity.png/.svg and "
-        "DIR/sensitivity.json, all at once. See experiments/sensitivity/example.toml.",
+        "DIR/sensitivity.json, all at once. See experiments/data/sensitivity/example.toml.",
     )
     parser.add_argument("spec", type=Path, metavar="SPEC", help="design file (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced if it holds such a result)")

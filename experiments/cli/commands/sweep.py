@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sweep",
         help="run a parameter sweep (grid, Latin hypercube, sensitivity design); resumable",
-        description="Run the design of SWEEP (a TOML sweep file, see experiments/sweeps/smoke.toml) over its "
+        description="Run the design of SWEEP (a TOML sweep file, see experiments/data/sweeps/smoke.toml) over its "
         "seeds and write DIR/runs.csv (one row a run: run_id, parameters, seed, status, error, metrics), "
         "DIR/series/<run_id>.parquet (daily series) and DIR/sweep.json (provenance). Killed and started again "
         "with the same command, it runs only what is left.",
