@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from exodus.model.scenario import Bounds
+from exodus.model.scenario import Bounds, ScenarioError, get_path
 
 
 class Bounded(Bounds):
@@ -60,3 +60,19 @@ class Bounded(Bounds):
     def from_unit(self, u: np.ndarray) -> list[Any]:
         """Points of [0, 1] in the scenario's units: a design's columns, through the search space."""
         return [self.value(float(x)) for x in self.space_from_unit(u)]
+
+
+def scenario_field(tables: dict[str, Any], path: str, where: str, scenario_name: str, error: type[Exception]) -> Any:
+    """The value at the dotted `path` of a scenario's tables, where a design file or a sweep file moves a
+    parameter; `error`, naming `where`, when the path names no field there (nothing, or a whole table)."""
+    try:
+        current = get_path(tables, path)
+    except ScenarioError:
+        current = None
+    if current is None or isinstance(current, dict):
+        what = "a table" if isinstance(current, dict) else "not a field"
+        raise error(
+            f"{where}: {path!r} is {what} of {scenario_name}; expected the dotted path of a field such as "
+            "behaviour.hazard.alarm"
+        )
+    return current

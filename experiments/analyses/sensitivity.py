@@ -64,19 +64,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from exodus.experiments.analyses.parameters import Bounded
+from exodus.experiments.analyses.parameters import Bounded, scenario_field
 from exodus.experiments.analyses.sweep_file import Design as SweepDesign
-from exodus.experiments.analyses.sweep_file import sampled
+from exodus.experiments.analyses.sweep_file import read_spec, sampled
 from exodus.experiments.core.metrics import MetricError, check_names, evaluate, parse
 from exodus.experiments.core.outdir import check_replaceable, staged_dir
 from exodus.experiments.core.pool import default_workers
 from exodus.experiments.core.provenance import git_state, record, utc_now, write_record
 from exodus.experiments.core.runner import Job, run_many, run_metrics
 from exodus.model import RelocationModel, ScenarioError, load_scenario
-from exodus.model.files import field_errors, read_toml
-from exodus.model.scenario import Bounds, get_path
+from exodus.model.scenario import Bounds
 
 MARKER = "sensitivity.json"
 
@@ -182,11 +181,7 @@ class Design:
 def load_design(path: str | Path) -> Design:
     """Read and validate a design file; every error names the file, the field and what was expected."""
     path = Path(path)
-    raw, _ = read_toml(path, "design file", SensitivityError)
-    try:
-        spec = Spec.model_validate(raw)
-    except ValidationError as err:
-        raise SensitivityError(f"{path}: invalid sensitivity design\n" + field_errors(err)) from None
+    spec, _ = read_spec(path, Spec, "sensitivity design", SensitivityError)
 
     settings = spec.sensitivity
     scenario_file = Path(settings.scenario)
@@ -203,10 +198,7 @@ def load_design(path: str | Path) -> Design:
     params = []
     for name, p in spec.parameters.items():
         where = f"{path}: field parameters.{name}"
-        try:
-            current = get_path(raw_scenario, name)
-        except ScenarioError:
-            raise SensitivityError(f"{where}: expected a dotted path to a field of {scenario_file.name}") from None
+        current = scenario_field(raw_scenario, name, where, scenario_file.name, SensitivityError)
         if isinstance(current, bool) or not isinstance(current, int | float):
             raise SensitivityError(f"{where}: expected a numeric field, the scenario has {current!r}")
         for bound in (p.low, p.high):

@@ -46,19 +46,18 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from exodus.experiments.analyses.parameters import Bounded
+from exodus.experiments.analyses.parameters import Bounded, scenario_field
 from exodus.experiments.core.metrics import check_names
 from exodus.model.files import field_errors, read_toml, refuse_flags
 from exodus.model.scenario import (
     ScenarioError,
     check_bounds,
     check_horizon,
-    get_path,
     read_raw,
     set_path,
     sets_horizon,
@@ -67,6 +66,7 @@ from exodus.model.scenario import (
 from exodus.model.streams import SEED_MAX
 
 Method = Literal["grid", "lhs", "sobol", "saltelli", "morris"]
+S = TypeVar("S", bound=BaseModel)  # a file's schema
 SAMPLED = ("lhs", "sobol", "saltelli", "morris")
 
 
@@ -266,14 +266,20 @@ def run_id(point: int, seed: int, n_points: int) -> str:
     return f"p{point:0{width}d}-s{seed}"
 
 
+def read_spec(path: Path, schema: type[S], what: str, error: type[Exception]) -> tuple[S, bytes]:
+    """A TOML file validated against `schema` (a sweep file's, a sensitivity design's), and its bytes; `error`
+    naming the file and every field that does not validate."""
+    raw, data = read_toml(path, what, error)
+    try:
+        return schema.model_validate(raw), data
+    except ValidationError as err:
+        raise error(f"{path}: invalid {what}\n" + field_errors(err)) from None
+
+
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check a sweep file and the base scenario it names; raise SweepError or ScenarioError."""
     path = Path(path)
-    raw, data = read_toml(path, "sweep file", SweepError)
-    try:
-        spec = SweepSpec.model_validate(raw)
-    except ValidationError as err:
-        raise SweepError(f"{path}: invalid sweep file\n" + field_errors(err)) from None
+    spec, data = read_spec(path, SweepSpec, "sweep file", SweepError)
     scenario_file = (path.resolve().parent / spec.sweep.scenario).resolve()
     if not scenario_file.is_file():
         raise SweepError(f"{path}: field sweep.scenario: scenario file {scenario_file} not found")
@@ -286,16 +292,7 @@ def load_sweep(path: str | Path) -> Sweep:
     if spec.sweep.days is not None:
         set_path(base, "scenario.days", spec.sweep.days)
     for k, p in enumerate(spec.parameter):
-        try:
-            current = get_path(base, p.path)
-        except ScenarioError:
-            current = None
-        if current is None or isinstance(current, dict):
-            what = "a table" if isinstance(current, dict) else "not a field"
-            raise SweepError(
-                f"{path}: field parameter[{k}].path: {p.path!r} is {what} of {scenario_file.name}; "
-                "expected the dotted path of a field such as behaviour.hazard.alarm"
-            ) from None
+        scenario_field(base, p.path, f"{path}: field parameter[{k}].path", scenario_file.name, SweepError)
     source = f"{scenario_file} with the [set] and days of {path}"
     scenario = validate(base, source)  # the base itself must be valid
     if spec.sweep.days is None and not sets_horizon([*_flatten(spec.set), *(p.path for p in spec.parameter)]):
