@@ -65,6 +65,19 @@ def _destination_incentives_off() -> dict[str, Any]:
     return dict(load_drivers(names=["destination_incentives"])[0].off)
 
 
+# the levers and their defaults ("as in the scenario"; no penalty tax): `lever_overrides`' keywords
+LEVERS: dict[str, Any] = {
+    "mobilisation": AS_SCENARIO,
+    "mobilisation_date": AS_SCENARIO,
+    "it_deferment": AS_SCENARIO,
+    "penalty_tax": 0.0,
+    "penalty_date": AS_SCENARIO,
+    "border_closure": AS_SCENARIO,
+    "destination_incentives": AS_SCENARIO,
+    "entry_bans": AS_SCENARIO,
+}
+
+
 def lever_overrides(
     scenario: Scenario,
     *,
@@ -155,33 +168,12 @@ def model_params() -> dict[str, Any]:
 class DashboardModel(RelocationModel):
     """The chosen scenario with the levers applied, and the baseline with the same seed stepped alongside."""
 
-    def __init__(
-        self,
-        scenario_file: str = BASELINE,
-        seed: int = 0,
-        scale: float | str = SCALE,
-        mobilisation: str = AS_SCENARIO,
-        mobilisation_date: str = AS_SCENARIO,
-        it_deferment: str = AS_SCENARIO,
-        penalty_tax: float = 0.0,
-        penalty_date: str = AS_SCENARIO,
-        border_closure: str = AS_SCENARIO,
-        destination_incentives: str = AS_SCENARIO,
-        entry_bans: str = AS_SCENARIO,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, scenario_file: str = BASELINE, seed: int = 0, scale: float | str = SCALE, **kwargs: Any) -> None:
+        """`kwargs`: the levers (`LEVERS`, each at its default when not given), then dotted scenario overrides."""
         path = Path(scenario_file) if Path(scenario_file).is_absolute() else SCENARIO_DIR / scenario_file
         chosen = load_scenario(path)
-        levers = {
-            "mobilisation": mobilisation,
-            "mobilisation_date": mobilisation_date,
-            "it_deferment": it_deferment,
-            "penalty_tax": float(penalty_tax),
-            "penalty_date": penalty_date,
-            "border_closure": border_closure,
-            "destination_incentives": destination_incentives,
-            "entry_bans": entry_bans,
-        }
+        levers = {name: kwargs.pop(name, default) for name, default in LEVERS.items()}
+        levers["penalty_tax"] = float(levers["penalty_tax"])
         self.overrides = {**lever_overrides(chosen, **levers), **kwargs}
         # the run core's job and its scenario, as `exodus run` and every analysis build theirs; stepped here a
         # render at a time instead of run to the end by `runner.run`
@@ -212,37 +204,10 @@ class Dashboard(mesa.Model):
     project's scenario file. A `scenario` argument from Mesa is therefore accepted and ignored.
     """
 
-    def __init__(
-        self,
-        scenario_file: str = BASELINE,
-        seed: int = 0,
-        scale: float | str = SCALE,
-        mobilisation: str = AS_SCENARIO,
-        mobilisation_date: str = AS_SCENARIO,
-        it_deferment: str = AS_SCENARIO,
-        penalty_tax: float = 0.0,
-        penalty_date: str = AS_SCENARIO,
-        border_closure: str = AS_SCENARIO,
-        destination_incentives: str = AS_SCENARIO,
-        entry_bans: str = AS_SCENARIO,
-        scenario: Any = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, seed: int = 0, scenario: Any = None, **kwargs: Any) -> None:
+        """`kwargs`: the `DashboardModel`'s (the scenario file, the scale, the levers, scenario overrides)."""
         super().__init__(rng=int(seed))
-        self.run = DashboardModel(
-            scenario_file,
-            seed=seed,
-            scale=scale,
-            mobilisation=mobilisation,
-            mobilisation_date=mobilisation_date,
-            it_deferment=it_deferment,
-            penalty_tax=penalty_tax,
-            penalty_date=penalty_date,
-            border_closure=border_closure,
-            destination_incentives=destination_incentives,
-            entry_bans=entry_bans,
-            **kwargs,
-        )
+        self.run = DashboardModel(seed=seed, **kwargs)
         self.running = self.run.running
 
     def step(self) -> None:
