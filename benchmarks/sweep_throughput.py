@@ -8,7 +8,7 @@ run first, untimed), then the same runs (parameter points x seeds) go through
 `run_many` and are timed from the first submission to the last result. The
 runs' results must be the same whatever the worker count; the section says so.
 
-With `--cli`, the smoke sweep instead: each sweep runs as a user would run it (`python -m experiments sweep ...`
+With `--cli`, the smoke sweep instead: each sweep runs as a user would run it (`python -m exodus sweep ...`
 in a fresh process, into a fresh folder), so the figures include starting
 Python, importing the model and starting the workers: for a small sweep
 that start is a large share of the time. The results of the two sweeps must
@@ -144,7 +144,7 @@ def section(sweep: Path, timings: list[Timing], load: tuple[float, float, float]
     lines = [
         *heading(MARK, "Sweep throughput · ", env),
         f"Sweep: `{sweep.relative_to(ROOT) if sweep.is_relative_to(ROOT) else sweep}`, "
-        f"{one.runs} runs, each `python -m experiments sweep` in a fresh process (start-up included).  ",
+        f"{one.runs} runs, each `python -m exodus sweep` in a fresh process (start-up included).  ",
         f"Load average before: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} (other work on the machine slows "
         "both worker counts, and the second more).",
         "",
