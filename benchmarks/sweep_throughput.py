@@ -8,7 +8,7 @@ run first, untimed), then the same runs (parameter points x seeds) go through
 `run_many` and are timed from the first submission to the last result. The
 runs' results must be the same whatever the worker count; the section says so.
 
-With `--cli`, the smoke sweep instead: each sweep runs as a user would run it (`python -m experiments sweep ...`
+With `--cli`, the smoke sweep instead: each sweep runs as a user would run it (`python -m exodus sweep ...`
 in a fresh process, into a fresh folder), so the figures include starting
 Python, importing the model and starting the workers: for a small sweep
 that start is a large share of the time. The results of the two sweeps must
@@ -18,7 +18,7 @@ the two, measured back to back, more than the absolute rates.
 
     python3 benchmarks/sweep_throughput.py                      # 8 runs at scale 0.05 on 1, then 2 workers
     python3 benchmarks/sweep_throughput.py --runs 4 --days 365  # quicker
-    python3 benchmarks/sweep_throughput.py --cli --sweep experiments/sweeps/smoke.toml --workers 1,2,4
+    python3 benchmarks/sweep_throughput.py --cli --sweep experiments/data/sweeps/smoke.toml --workers 1,2,4
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from bench import heading, machine, write  # noqa: E402
 
-SMOKE = ROOT / "experiments" / "sweeps" / "smoke.toml"
+SMOKE = ROOT / "experiments" / "data" / "sweeps" / "smoke.toml"
 MARK = "<!-- bench: sweep-throughput"
 WARM_MARK = "<!-- bench: run-throughput"
 METRICS = ("cumulative_departures:all:2022-12-19", "stock_abroad:all:2023-06-30")
@@ -61,7 +61,7 @@ class WarmTiming:
 
 def timed_run(job: Any) -> tuple[float, float, dict[str, float]]:
     """One run (build included) and its metrics, with its wall and CPU time: the task the workers are given."""
-    from exodus.experiments.runner import run_metrics
+    from exodus.experiments.core.runner import run_metrics
 
     started, cpu = time.perf_counter(), time.process_time()
     metrics = run_metrics(job, names=METRICS)
@@ -70,7 +70,7 @@ def timed_run(job: Any) -> tuple[float, float, dict[str, float]]:
 
 def time_warm(workers: int, jobs: list[Any]) -> WarmTiming:
     """The jobs on `workers` processes that were started and warmed up before the clock starts."""
-    from exodus.experiments.runner import Job, Runner, in_order
+    from exodus.experiments.core.runner import Job, Runner, in_order
 
     warm_up = [Job(jobs[0].scenario, (), k, 0.001, jobs[0].days) for k in range(2 * workers)]  # small, same days
     with Runner(workers) as runner:
@@ -144,7 +144,7 @@ def section(sweep: Path, timings: list[Timing], load: tuple[float, float, float]
     lines = [
         *heading(MARK, "Sweep throughput · ", env),
         f"Sweep: `{sweep.relative_to(ROOT) if sweep.is_relative_to(ROOT) else sweep}`, "
-        f"{one.runs} runs, each `python -m experiments sweep` in a fresh process (start-up included).  ",
+        f"{one.runs} runs, each `python -m exodus sweep` in a fresh process (start-up included).  ",
         f"Load average before: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} (other work on the machine slows "
         "both worker counts, and the second more).",
         "",
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     counts = [int(x) for x in args.workers.split(",")]
     load = os.getloadavg()
     if not args.cli:
-        from exodus.experiments.runner import Job
+        from exodus.experiments.core.runner import Job
 
         base = str(ROOT / "scenarios" / "baseline.toml")
         alarms = [1.5 + 3.0 * k / max(1, (args.runs + 1) // 2 - 1) for k in range((args.runs + 1) // 2)]

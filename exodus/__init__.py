@@ -2,8 +2,9 @@
 
 One package with two subpackages whose sources keep the project's top-level folders (see
 `[tool.setuptools.package-dir]` in pyproject.toml): `exodus.model` (the simulation, folder `model/`) and
-`exodus.experiments` (everything that runs it: batches, sweeps, calibration, plots and the command line,
-folder `experiments/`). The scenarios (folder `scenarios/`) are installed beside them as `exodus/scenarios`.
+`exodus.experiments` (everything that runs it, folder `experiments/`: the run core, the analyses,
+figures, the dashboard, the command line and their data files). The scenarios (folder `scenarios/`) are
+installed beside them as `exodus/scenarios`.
 """
 
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, ScenarioError, load_scenario

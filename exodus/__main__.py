@@ -2,6 +2,6 @@
 
 import sys
 
-from exodus.experiments.cli import main
+from exodus.experiments.cli.main import main
 
 sys.exit(main())

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.attribution import (
+from exodus.experiments.analyses.attribution import (
     OTHER,
     TOTAL,
     Attribution,
@@ -27,8 +27,8 @@ from exodus.experiments.attribution import (
     switched_off,
     write_attribution,
 )
-from exodus.experiments.cli import main
-from exodus.experiments.runner import Job, run
+from exodus.experiments.cli.main import main
+from exodus.experiments.core.runner import Job, run
 from exodus.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent

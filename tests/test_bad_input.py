@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.cli import main
-from exodus.experiments.outdir import OutputError, claim, leftovers, staged_dir
-from exodus.experiments.targets import Target, TargetsError, load_targets
+from exodus.experiments.cli.main import main
+from exodus.experiments.core.outdir import OutputError, claim, leftovers, staged_dir
+from exodus.experiments.core.targets import Target, TargetsError, load_targets
 from exodus.model import RelocationModel, ScenarioError, load_scenario
 from exodus.model.population import MEMORY_BUDGET_ENV, ScaleError, check_scale
 
@@ -118,7 +118,7 @@ def test_a_scenario_that_is_a_folder_or_binary_is_one_line(tmp_path: Path, capsy
 def test_a_system_error_is_one_line_and_a_bug_still_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    import exodus.experiments.run as run
+    import exodus.experiments.analyses.run as run
 
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", "/somewhere/file.csv")
@@ -320,7 +320,7 @@ def test_numbers_are_unchanged_by_the_checks() -> None:
 def test_a_swap_killed_half_way_gives_the_previous_results_back(tmp_path: Path) -> None:
     """Killed after renaming the old folder away and before renaming the new one in: the next writer puts the
     old results back (and clears the half-written one) instead of deleting them."""
-    from exodus.experiments.outdir import claim
+    from exodus.experiments.core.outdir import claim
 
     out = tmp_path / "run"
     old = tmp_path / ".run.abcd1234.old"
@@ -359,7 +359,7 @@ def test_true_or_false_for_a_number_is_refused(override: dict, field: str) -> No
 
 
 def test_a_sweep_scale_or_seeds_given_as_a_flag_or_nan_is_one_line(tmp_path: Path) -> None:
-    from exodus.experiments.sweep_file import SweepError, load_sweep
+    from exodus.experiments.analyses.sweep_file import SweepError, load_sweep
 
     text = sweep_file(tmp_path, "behaviour.hazard.alarm", "[1.0]").read_text()
     (tmp_path / "flag.toml").write_text(text.replace("scale = 0.001", "scale = true"))

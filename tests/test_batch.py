@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.cli import main
-from exodus.experiments.run import run_scenario
-from exodus.experiments.tables import DAILY_COLUMNS, read_daily
+from exodus.experiments.analyses.run import run_scenario
+from exodus.experiments.cli.main import main
+from exodus.experiments.core.tables import DAILY_COLUMNS, read_daily
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = [REPO / "scenarios" / "baseline.toml", REPO / "scenarios" / "no_mobilisation.toml"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.calibrate import Calibration, EvaluationLog, ensemble, loss
-from exodus.experiments.targets import Target, TargetsError, load_targets
+from exodus.experiments.analyses.calibration.calibrate import Calibration, EvaluationLog, ensemble, loss
+from exodus.experiments.core.targets import Target, TargetsError, load_targets
 
 BASE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_inputs.toml"
 TRUTH = {"behaviour.hazard.base_it": 6e-5, "policy.invasion.level": 1.6}  # inside the inputs' bounds
@@ -121,7 +121,7 @@ def test_calibrate_writes_report_figure_and_an_installable_scenario(tmp_path: Pa
     """The whole pipeline at a tiny budget: every target gets a row, the fitted file loads and runs. The evolution
     stops at its first population (maxiter 0: one population of evaluations of all the inputs' free parameters,
     not two); its generations are tested above, on two parameters."""
-    from exodus.experiments.calibration_run import calibrate
+    from exodus.experiments.analyses.calibration.run import calibrate
     from exodus.model import load_scenario
 
     scenario = _synthetic(tmp_path)
@@ -205,7 +205,7 @@ def test_two_calibrations_cannot_write_one_folder(tmp_path: Path) -> None:
 
     from conftest import SCENARIOS
 
-    from exodus.experiments.outdir import exclusive
+    from exodus.experiments.core.outdir import exclusive
 
     out = tmp_path / "fit"
     with exclusive(tmp_path / ".fit.lock", "held by the test"):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from exodus.experiments.cli import main
-from exodus.experiments.options import literal
+from exodus.experiments.cli.main import main
+from exodus.experiments.cli.options import literal
 from exodus.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ import pytest
 from conftest import ROOT, SCENARIOS
 
 from exodus.experiments import dashboard
-from exodus.experiments.runner import run
+from exodus.experiments.core.runner import run
 from exodus.model import load_scenario
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -112,8 +112,8 @@ def test_solaraviz_accepts_the_dashboard_model() -> None:
 
 
 def test_exodus_dashboard_runs_solara_on_app_py() -> None:
-    from exodus.experiments.cli import build_parser
-    from exodus.experiments.commands import dashboard as command
+    from exodus.experiments.cli.commands import dashboard as command
+    from exodus.experiments.cli.main import build_parser
 
     args = build_parser().parse_args(["dashboard", "--port", "9999"])
     cmd = command.command(args)

@@ -5,7 +5,7 @@ Three kinds of file, each mutated field by field from a valid one:
 - scenario files: every field of the schema (the pydantic models of model/scenario.py, walked here, so a new field is
   fuzzed without a change to this file), at every place the baseline uses its table (each location, route, event);
 - targets CSV files: every cell of the reported figures, the columns the loader reads;
-- sweep files: every field of the sweep schema (experiments/sweep_file.py), in a tiny sweep.
+- sweep files: every field of the sweep schema (experiments/analyses/sweep_file.py), in a tiny sweep.
 
 A mutation replaces a value with one that breaks a bound (NaN, infinity, negative, zero, far too large), a value of
 the wrong type, another value of its kind (a route's other end, an event's other kind) or a date far outside the
@@ -42,16 +42,16 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from exodus.experiments.cli import main
-from exodus.experiments.sweep_file import SweepError, SweepSpec, load_sweep
-from exodus.experiments.targets import REQUIRED, TargetsError, load_targets
+from exodus.experiments.analyses.sweep_file import SweepError, SweepSpec, load_sweep
+from exodus.experiments.cli.main import main
+from exodus.experiments.core.targets import REQUIRED, TargetsError, load_targets
 from exodus.model import ScenarioError, load_scenario
 from exodus.model.scenario import Scenario, read_raw, validate
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = REPO / "scenarios" / "baseline.toml"
 TARGETS = REPO / "scenarios" / "targets" / "reported_figures.csv"
-SMOKE = REPO / "experiments" / "sweeps" / "smoke.toml"
+SMOKE = REPO / "experiments" / "data" / "sweeps" / "smoke.toml"
 DAYS = 30
 TINY = ["--scale", "0.001", "--quiet"]
 SETTINGS = settings(

@@ -14,11 +14,11 @@ from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 
-from exodus.experiments.batch import run_batch
-from exodus.experiments.cli import main
-from exodus.experiments.figures import _band, band_name, results_figure
-from exodus.experiments.results import load_folder
-from exodus.experiments.targets import load_targets
+from exodus.experiments.analyses.batch import run_batch
+from exodus.experiments.cli.main import main
+from exodus.experiments.core.results import load_folder
+from exodus.experiments.core.targets import load_targets
+from exodus.experiments.figures.ensembles import _band, band_name, results_figure
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = [REPO / "scenarios" / "baseline.toml", REPO / "scenarios" / "no_mobilisation.toml"]
@@ -220,7 +220,7 @@ def test_reported_figures_are_numbered_apart_and_cited_by_title(batch_figure: Fi
 
 
 def test_the_caption_names_no_ids_even_where_a_source_points_at_another_figure() -> None:
-    from exodus.experiments.plot import number_figures, reported_caption
+    from exodus.experiments.figures.plot import number_figures, reported_caption
 
     figures = load_targets(REPO / "scenarios" / "targets" / "reported_figures.csv")
     caption = reported_caption(figures, [], True, number_figures(figures), figures=figures)

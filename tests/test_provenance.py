@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from exodus.experiments.provenance import git_state
+from exodus.experiments.core.provenance import git_state
 
 
 def _git(repo: Path, *args: str) -> None:

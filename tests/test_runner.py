@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exodus.experiments.runner import Job, in_order, run, run_many, run_metrics
+from exodus.experiments.core.runner import Job, in_order, run, run_many, run_metrics
 from exodus.model import ScenarioError
 from exodus.model.scenario import read_raw
 

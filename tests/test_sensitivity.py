@@ -1,6 +1,6 @@
 """`exodus sensitivity`: design files, Sobol and Morris indices, the files written.
 
-One tiny design (experiments/sensitivity/tiny.toml: two parameters, 44 short runs at scale
+One tiny design (experiments/data/sensitivity/tiny.toml: two parameters, 44 short runs at scale
 0.002) is run once for the module. Its two parameters are the level of the partial
 mobilisation and the level of the penalty tax, an event the baseline has disabled: with
 common random numbers the second cannot change any output, so its indices are exactly zero.
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exodus.experiments.cli import main
-from exodus.experiments.sensitivity import SensitivityError, load_design, run_sensitivity
+from exodus.experiments.analyses.sensitivity import SensitivityError, load_design, run_sensitivity
+from exodus.experiments.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = REPO / "experiments" / "sensitivity" / "tiny.toml"
-EXAMPLE = REPO / "experiments" / "sensitivity" / "example.toml"
+TINY = REPO / "experiments" / "data" / "sensitivity" / "tiny.toml"
+EXAMPLE = REPO / "experiments" / "data" / "sensitivity" / "example.toml"
 WEEK = "departures:all:2022-09-21:2022-09-28"
 MOB, PEN = "policy.partial_mobilisation.level", "policy.penalty_tax.level"
 
@@ -123,7 +123,7 @@ def _with(spec, **settings):  # type: ignore[no-untyped-def]
 
 
 def test_log_and_integer_parameters() -> None:
-    from exodus.experiments.parameters import Bounded
+    from exodus.experiments.analyses.parameters import Bounded
 
     log = Bounded(path="a.b", low=1e-4, high=1e-2, log=True, label="a")
     assert log.bounds == [-4.0, -2.0] and log.value(-3.0) == pytest.approx(1e-3)

@@ -21,11 +21,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from exodus.experiments.cli import main
-from exodus.experiments.sweep_file import SweepError, load_sweep
+from exodus.experiments.analyses.sweep_file import SweepError, load_sweep
+from exodus.experiments.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
-SMOKE = REPO / "experiments" / "sweeps" / "smoke.toml"
+SMOKE = REPO / "experiments" / "data" / "sweeps" / "smoke.toml"
 BASELINE = REPO / "scenarios" / "baseline.toml"
 
 
@@ -197,7 +197,7 @@ def test_a_change_of_model_code_is_refused_on_resume_unless_accepted(
     sweep_file.write_text(FAILING.format(scenario=BASELINE.as_posix()).replace("-1.0, 2.0", "2.0"))
     out = tmp_path / "out"
     assert main(["sweep", str(sweep_file), "--out", str(out), "--workers", "1", "--quiet"]) == 0
-    monkeypatch.setattr("exodus.experiments.sweep.code_digest", lambda: "edited")
+    monkeypatch.setattr("exodus.experiments.analyses.sweep.code_digest", lambda: "edited")
     assert main(["sweep", str(sweep_file), "--out", str(out), "--quiet"]) == 2
     assert "model's code" in capsys.readouterr().err
     assert main(["sweep", str(sweep_file), "--out", str(out), "--quiet", "--accept-code-change"]) == 0

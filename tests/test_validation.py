@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import Run
 
-from exodus.experiments.cli import main
-from exodus.experiments.run import scale_warnings
-from exodus.experiments.targets import Target, TargetsError, load_targets
-from exodus.experiments.validation import summary
+from exodus.experiments.analyses.run import scale_warnings
+from exodus.experiments.analyses.validation import summary
+from exodus.experiments.cli.main import main
+from exodus.experiments.core.targets import Target, TargetsError, load_targets
 from exodus.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
