@@ -340,9 +340,17 @@ class Rules:
     def choose(self, idx: np.ndarray, market: Market, exit_stopped: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """Where each considering worker wants to be tomorrow."""
         scale = self.behaviour.utility.scale
-        v = self.utilities(idx, market) + scale * noise
-        v[~self.feasible(idx, market, exit_stopped)] = -np.inf
-        return v.argmax(axis=1)
+        ok = self.feasible(idx, market, exit_stopped)
+        # A worker with one reachable place goes there (most of those abroad whose stay has run out and who can
+        # go nowhere: they overstay): its utility is finite, so the argmax over the row is that place whatever
+        # the others' values. Utilities are computed only for the others, row by row as before.
+        dest = ok.argmax(axis=1)
+        several = np.flatnonzero(ok.sum(axis=1) > 1)
+        if len(several):
+            v = self.utilities(idx[several], market) + scale * noise[several]
+            v[~ok[several]] = -np.inf
+            dest[several] = v.argmax(axis=1)
+        return dest
 
     # 5. Firms -----------------------------------------------------------------
     def firm_relocation_hazard(self, at_home: np.ndarray, market: Market) -> np.ndarray:
