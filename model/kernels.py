@@ -208,3 +208,48 @@ def job_options(
             status[a, j] = best if pay > 0 else np.int8(_NO_WORK)
             income[a, j] = pay
     return status, income
+
+
+@kernel
+def _merge_increasing(a: np.ndarray, b: np.ndarray) -> tuple[bool, np.ndarray]:
+    """(True, the sorted union) of two strictly increasing arrays; (False, anything) if one is not."""
+    for k in range(1, len(a)):
+        if a[k] <= a[k - 1]:
+            return False, a[:0].copy()
+    for k in range(1, len(b)):
+        if b[k] <= b[k - 1]:
+            return False, a[:0].copy()
+    out = np.empty(len(a) + len(b), dtype=np.int64)
+    i = j = k = 0
+    while i < len(a) and j < len(b):
+        if a[i] < b[j]:
+            out[k] = a[i]
+            i += 1
+        elif b[j] < a[i]:
+            out[k] = b[j]
+            j += 1
+        else:
+            out[k] = a[i]
+            i += 1
+            j += 1
+        k += 1
+    while i < len(a):
+        out[k] = a[i]
+        i += 1
+        k += 1
+    while j < len(b):
+        out[k] = b[j]
+        j += 1
+        k += 1
+    return True, out[:k].copy()
+
+
+def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`np.union1d(a, b)` of agent indices: one merge when both are sorted without repeats (the engine's lists of
+    agents are, in index order), else numpy's sort of both."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == np.int64 and b.dtype == np.int64 and a.ndim == 1 and b.ndim == 1:
+        merged, out = _merge_increasing(a, b)
+        if merged:
+            return out
+    return np.union1d(a, b)

@@ -321,7 +321,7 @@ class RelocationModel(mesa.Model):
         self._air_demand = 0.0
         considering = self.rules.home_clocks(market)  # today's hazard added to the clocks: those that passed
         offered = offered[(w.location[offered] == HOME) & (w.queued[offered] < 0)]
-        considering = np.union1d(considering, offered)
+        considering = kernels.union(considering, offered)
         if len(considering) == 0:
             return
         self._reset_clocks(considering)
@@ -411,7 +411,7 @@ class RelocationModel(mesa.Model):
         # day is sure to pick home by chance within weeks (measured: most returns outside IT, issue 8).
         considering = kernels.abroad_clocks(abroad, hazard, w.clock, w.threshold, w.deadline, t)  # passed or forced
         offered = offered[w.location[offered] != HOME]
-        considering = np.union1d(np.union1d(considering, offered), visa)
+        considering = kernels.union(kernels.union(considering, offered), visa)
         if len(considering) == 0:
             return
         self._reset_clocks(considering)

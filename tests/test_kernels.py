@@ -135,3 +135,15 @@ def test_job_options_are_the_numpy_table(scenario: str) -> None:
     fast_status, fast_income = rules.job_options(idx, dest, market)
     assert fast_income.tobytes() == income.tobytes()
     assert np.array_equal(fast_status, status)
+
+
+def test_union_is_numpys():
+    rng = np.random.default_rng(7)
+    for n, m in [(0, 0), (0, 5), (5, 0), (100, 40), (1000, 1000)]:
+        a = np.unique(rng.integers(0, 2 * max(n, 1), n)).astype(np.int64)
+        b = np.unique(rng.integers(0, 2 * max(m, 1), m)).astype(np.int64)
+        for x, y in [(a, b), (b, a), (a, a)]:
+            got, want = kernels.union(x, y), np.union1d(x, y)
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    unsorted = np.array([5, 1, 3, 3], dtype=np.int64)
+    assert kernels.union(unsorted, np.array([2], dtype=np.int64)).tolist() == [1, 2, 3, 5]
