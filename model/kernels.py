@@ -253,3 +253,194 @@ def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if merged:
             return out
     return np.union1d(a, b)
+
+
+# Home clocks kept lazily -------------------------------------------------------------------------------------------
+# A worker at home adds propensity x circle term x class term (float32) to the clock each day and considers when the
+# clock reaches the threshold: two million clocks read and written every day, almost none of which pass. The clocks
+# of those at home are instead brought up to date only when they may have passed. Workers share their hazard's daily
+# factors with everyone in the same circle and risk class (a group); the float64 running sum B of the factors'
+# product per group bounds how far a clock can have come: a worker's clock, exact as of day `synced`, cannot reach
+# the threshold before p x (B - B at `synced`) comes within a margin of what was left (`due`: the B at which it
+# might, the margin covering the float32 roundings of the daily sums). Each day only the groups whose B reached
+# their lowest `due` are looked at, and their members due are brought up to date by replaying the same float32
+# additions, day by day, from the stored factors: the clocks are bit for bit the daily ones.
+
+
+@kernel
+def lazy_register(
+    idx: np.ndarray,
+    location: np.ndarray,
+    queued: np.ndarray,
+    propensity: np.ndarray,
+    group: np.ndarray,
+    clock: np.ndarray,
+    threshold: np.ndarray,
+    lazy: np.ndarray,
+    synced: np.ndarray,
+    due: np.ndarray,
+    group_due: np.ndarray,
+    total: np.ndarray,
+    day: int,
+    margin: float,
+) -> None:
+    """Workers `idx`, whose clock is exact as of `day - 1` (reset, back from a queue, or at the start): kept
+    lazily from `day` on if at home and not queued, else not at all (the model steps their clocks abroad)."""
+    for j in range(len(idx)):
+        i = idx[j]
+        if location[i] == _HOME and queued[i] < 0:
+            g = group[i]
+            lazy[i] = True
+            synced[i] = day - 1
+            due[i] = _due(total[g], clock[i], threshold[i], propensity[i], margin)
+            if due[i] < group_due[g]:
+                group_due[g] = due[i]
+        else:
+            lazy[i] = False
+
+
+@njit(cache=True, nogil=True)
+def _due(total: float, clock: np.float32, threshold: np.float32, propensity: np.float32, margin: float) -> float:
+    """The group sum B at which a clock exact at `total` may reach its threshold."""
+    left = np.float64(threshold) - np.float64(clock) - margin * np.float64(threshold)
+    if left <= 0.0:
+        return total
+    if propensity <= 0:
+        return np.inf
+    return total + left / np.float64(propensity)
+
+
+@kernel
+def lazy_home_clocks(
+    circle_term: np.ndarray,
+    class_term: np.ndarray,
+    circle_terms: np.ndarray,
+    class_terms: np.ndarray,
+    propensity: np.ndarray,
+    circle: np.ndarray,
+    risk_class: np.ndarray,
+    clock: np.ndarray,
+    threshold: np.ndarray,
+    lazy: np.ndarray,
+    synced: np.ndarray,
+    due: np.ndarray,
+    group_due: np.ndarray,
+    total: np.ndarray,
+    members: np.ndarray,
+    first_member: np.ndarray,
+    day: int,
+    margin: float,
+) -> np.ndarray:
+    """Today's factors (float32, stored as row `day` of `circle_terms` and `class_terms`) added to every group's
+    B; the clocks of the lazy workers who may have reached their threshold brought up to date; returns those whose
+    clock has reached it, in index order (they leave the lazy set: their clocks are reset)."""
+    circle_terms[day] = circle_term
+    class_terms[day] = class_term
+    n_classes = len(class_term)
+    passed = [np.int64(x) for x in range(0)]
+    factor = np.empty(n_classes, dtype=np.float64)
+    for k in range(n_classes):
+        factor[k] = np.float64(class_term[k])
+    for c in range(len(circle_term)):
+        term = np.float64(circle_term[c])
+        g0 = c * n_classes
+        woken = False
+        for k in range(n_classes):
+            total[g0 + k] += term * factor[k]
+            woken |= total[g0 + k] >= group_due[g0 + k]
+        if woken:
+            _wake(
+                c,
+                g0,
+                n_classes,
+                circle_terms,
+                class_terms,
+                propensity,
+                circle,
+                risk_class,
+                clock,
+                threshold,
+                lazy,
+                synced,
+                due,
+                group_due,
+                total,
+                members,
+                first_member,
+                day,
+                margin,
+                passed,
+            )
+    out = np.array(passed, dtype=np.int64)
+    out.sort()
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _wake(
+    c,
+    g0,
+    n_classes,
+    circle_terms,
+    class_terms,
+    propensity,
+    circle,
+    risk_class,
+    clock,
+    threshold,
+    lazy,
+    synced,
+    due,
+    group_due,
+    total,
+    members,
+    first_member,
+    day,
+    margin,
+    passed,
+):
+    """The lazy members due of circle `c`'s groups brought up to date (see `lazy_home_clocks`)."""
+    for g in range(g0, g0 + n_classes):
+        if total[g] < group_due[g]:
+            continue
+        lowest = np.inf
+        for m in range(first_member[g], first_member[g + 1]):
+            i = members[m]
+            if not lazy[i]:
+                continue
+            if due[i] <= total[g]:
+                value = clock[i]
+                for d in range(synced[i] + 1, day + 1):
+                    value += propensity[i] * circle_terms[d, circle[i]] * class_terms[d, risk_class[i]]
+                clock[i] = value
+                synced[i] = day
+                if value >= threshold[i]:
+                    lazy[i] = False
+                    passed.append(i)
+                    continue
+                due[i] = _due(total[g], value, threshold[i], propensity[i], margin)
+            if due[i] < lowest:
+                lowest = due[i]
+        group_due[g] = lowest
+
+
+@kernel
+def lazy_sync(
+    circle_terms: np.ndarray,
+    class_terms: np.ndarray,
+    propensity: np.ndarray,
+    circle: np.ndarray,
+    risk_class: np.ndarray,
+    clock: np.ndarray,
+    lazy: np.ndarray,
+    synced: np.ndarray,
+    day: int,
+) -> None:
+    """Bring every lazy clock up to date as of `day` (the last day added), as the daily sums would have it."""
+    for i in range(len(clock)):
+        if lazy[i]:
+            value = clock[i]
+            for d in range(synced[i] + 1, day + 1):
+                value += propensity[i] * circle_terms[d, circle[i]] * class_terms[d, risk_class[i]]
+            clock[i] = value
+            synced[i] = day

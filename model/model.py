@@ -309,6 +309,7 @@ class RelocationModel(mesa.Model):
         w.considered[idx] += 1
         w.clock[idx] = 0.0
         w.threshold[idx] = self._streams["consider"].exponential(idx, w.considered[idx])
+        self.rules.clocks_changed(idx)
 
     def _exit_stopped(self, idx: np.ndarray, t: int) -> np.ndarray:
         level = self.timeline.exit_ban_military_age[t]
@@ -356,9 +357,11 @@ class RelocationModel(mesa.Model):
                 turned_back = np.concatenate(list(queue))  # the border shut on them: they stay home
                 queue.clear()
                 w.queued[turned_back] = -1
+                self.rules.clocks_changed(turned_back)
             leaving = self._checks_cleared(r, t) if routes.processing[r] > 0 else self._let_through(r)
             if len(leaving):
                 w.queued[leaving] = -1
+                self.rules.clocks_changed(leaving)
                 leaving = leaving[~self._exit_stopped(leaving, t)]  # those stopped stay home
                 self._move(leaving, np.full(len(leaving), dest), t, market)
             self.tally.queue[t, r] = round(self._queue_persons(r))

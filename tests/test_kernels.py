@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from exodus.model import RelocationModel, kernels
+from exodus.model.decision import Rules
 from exodus.model.locations import HOME
 from exodus.model.population import FOREIGN, JOB_STATUS, NO_WORK
 
@@ -147,3 +148,40 @@ def test_union_is_numpys():
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     unsorted = np.array([5, 1, 3, 3], dtype=np.int64)
     assert kernels.union(unsorted, np.array([2], dtype=np.int64)).tolist() == [1, 2, 3, 5]
+
+
+class EagerRules(Rules):
+    """The home clocks stepped for every worker every day (`kernels.home_clocks`), as before they were lazy."""
+
+    def home_clocks(self, market):  # type: ignore[no-untyped-def]
+        w = self.workers
+        circle_term, class_term = self.home_terms(market)
+        args = (w.location, w.queued, self.propensity, w.circle, circle_term, self.risk_class, class_term)
+        return kernels.home_clocks(*args, w.clock, w.threshold)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides"),
+    [
+        ("baseline", {}),
+        ("border_closure", {}),
+        ("penalty_tax", {"policy.penalty_tax.date": "2022-06-01"}),
+    ],
+)
+def test_lazy_home_clocks_are_the_daily_ones(scenario: str, overrides: dict) -> None:
+    """Every clock bit for bit the daily sums, on every tenth day (those at home brought up to date first), and the
+    same runs: land-border queues, turned back, firms' offers and returns all tell the lazy clocks."""
+    models = [
+        RelocationModel(SCENARIOS / f"{scenario}.toml", rng=2, scale=0.01, rules=rules, **overrides)
+        for rules in (Rules, EagerRules)
+    ]
+    lazy, eager = models
+    for day in range(lazy.scenario.days):
+        for model in models:
+            model.step()
+        if day % 10 == 9 or day == lazy.scenario.days - 1:
+            lazy.rules.sync_clocks()
+            assert lazy.workers.clock.tobytes() == eager.workers.clock.tobytes(), day
+            assert lazy.workers.threshold.tobytes() == eager.workers.threshold.tobytes(), day
+    np.testing.assert_array_equal(lazy.tally.departures, eager.tally.departures)
+    assert lazy.tally.departures[:, HOME].sum() > 0 and lazy.tally.queue.sum() > 0
