@@ -444,3 +444,80 @@ def lazy_sync(
                 value += propensity[i] * circle_terms[d, circle[i]] * class_terms[d, risk_class[i]]
             clock[i] = value
             synced[i] = day
+
+
+# The streams' draws (streams.Stream.uniform), one agent at a time: SplitMix64's finaliser on uint64, wrapping as
+# numpy's does, and the same conversion to a float64 in (0, 1), so the numbers are the streams' bit for bit.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_TO_UNIT = 1.0 / float(1 << 53)
+
+
+@njit(cache=True, nogil=True)
+def _mix(z: np.uint64) -> np.uint64:
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def _uniform(key: np.uint64, agent: np.int64, counter: np.int64) -> float:
+    z = key ^ _mix(np.uint64(agent) * _GOLDEN + (np.uint64(counter) << np.uint64(40)) * _M2)
+    return (np.float64(_mix(z + _GOLDEN) >> np.uint64(11)) + 0.5) * _TO_UNIT
+
+
+@kernel
+def uniforms(key: np.uint64, agents: np.ndarray, counter: int) -> np.ndarray:
+    """`Stream(seed, name).uniform(agents, counter)` for a stream of key `key` (tests/test_kernels.py)."""
+    out = np.empty(len(agents), dtype=np.float64)
+    for j in range(len(agents)):
+        out[j] = _uniform(key, np.int64(agents[j]), np.int64(counter))
+    return out
+
+
+@kernel
+def visas_granted(
+    key: np.uint64,
+    abroad: np.ndarray,
+    passport: np.ndarray,
+    schengen: np.ndarray,
+    segment: np.ndarray,
+    rate: np.ndarray,
+    day: int,
+) -> np.ndarray:
+    """Of workers `abroad`, those with an international passport and no Schengen visa whose draw today falls below
+    their segment's daily rate (`rate / 365`), in the order of `abroad`: `_obtain_visas` in one pass."""
+    granted = np.empty(len(abroad), dtype=np.int64)
+    k = 0
+    for j in range(len(abroad)):
+        i = abroad[j]
+        seeking = passport[i] and not schengen[i]
+        if seeking and _uniform(key, np.int64(i), np.int64(day)) < rate[segment[i]] / 365.0:
+            granted[k] = i
+            k += 1
+    return granted[:k].copy()
+
+
+@kernel
+def work_found(
+    key: np.uint64,
+    abroad: np.ndarray,
+    job: np.ndarray,
+    location: np.ndarray,
+    job_finding: np.ndarray,
+    search_days: float,
+    penalised: bool,
+    day: int,
+) -> np.ndarray:
+    """Of workers `abroad`, those looking for work (without work, or remote under a penalty tax) whose draw today
+    falls below the place's job-finding chance / `search_days`, in the order of `abroad`."""
+    found = np.empty(len(abroad), dtype=np.int64)
+    k = 0
+    for j in range(len(abroad)):
+        i = abroad[j]
+        looking = job[i] == _NO_WORK or (job[i] == _REMOTE_RU and penalised)
+        if looking and _uniform(key, np.int64(i), np.int64(day)) < job_finding[location[i]] / search_days:
+            found[k] = i
+            k += 1
+    return found[:k].copy()

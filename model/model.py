@@ -507,13 +507,10 @@ class RelocationModel(mesa.Model):
         if days <= 0:
             return
         w = self.workers
-        penalised = self.timeline.penalty_tax[t] > 0
-        looking = (w.job[abroad] == NO_WORK) | ((w.job[abroad] == REMOTE_RU) & penalised)
-        idle = abroad[looking]
-        if len(idle) == 0:
-            return
-        here = w.location[idle].astype(int)
-        found = idle[self._streams["job.search"].uniform(idle, t) < self.locations.job_finding[here] / days]
+        penalised = bool(self.timeline.penalty_tax[t] > 0)
+        # those looking (without work, or remote under a penalty tax) whose draw falls below job_finding / days
+        key, finding = self._streams["job.search"].key, self.locations.job_finding
+        found = kernels.work_found(key, abroad, w.job, w.location, finding, float(days), penalised, t)
         here = w.location[found].astype(int)
         jobs = np.full(len(found), FOREIGN, dtype=np.int8)
         better = self.rules.job_income(found, here, jobs, market) > self.rules.job_income(
@@ -554,9 +551,8 @@ class RelocationModel(mesa.Model):
         if not rate.any():
             return np.empty(0, dtype=np.int64)
         w = self.workers
-        seeking = abroad[w.passport[abroad] & ~w.schengen[abroad]]
-        daily = rate[w.segment[seeking]] / 365.0
-        granted = seeking[self._streams["visa"].uniform(seeking, t) < daily]
+        # those with a passport and no visa whose draw falls below rate[segment] / 365 today, in one pass
+        granted = kernels.visas_granted(self._streams["visa"].key, abroad, w.passport, w.schengen, w.segment, rate, t)
         w.schengen[granted] = True
         return granted
 
