@@ -105,6 +105,8 @@ class HomeClocks:
     the lazy kernels in `kernels.py`): each day adds today's factors to a running sum per group of circle and risk
     class and looks only at the groups where a clock may have passed, not at two million clocks."""
 
+    CHUNK = 32  # members of a group looked at together
+
     def __init__(self, workers: Workers, propensity: np.ndarray, risk_class: np.ndarray, days: int) -> None:
         self.w, self.propensity, self.risk_class = workers, propensity, risk_class
         n_classes = 6  # 2 x mobilisation class + opposed (see Rules._set_up_static_terms)
@@ -112,11 +114,19 @@ class HomeClocks:
         group = workers.circle.astype(np.int64) * n_classes + risk_class
         self.group = group
         self.members = np.argsort(group, kind="stable")
-        self.first_member = np.searchsorted(group[self.members], np.arange(n_circles * n_classes + 1))
+        first_member = np.searchsorted(group[self.members], np.arange(n_circles * n_classes + 1))
+        # each group's members in chunks of at most CHUNK, in index order
+        chunks = -(-np.diff(first_member) // self.CHUNK)
+        self.first_chunk = np.concatenate([[0], np.cumsum(chunks)])
+        within = np.arange(self.first_chunk[-1]) - np.repeat(self.first_chunk[:-1], chunks)
+        self.chunk_start = np.concatenate([np.repeat(first_member[:-1], chunks) + self.CHUNK * within, [len(group)]])
+        self.chunk_group = np.repeat(np.arange(len(chunks)), chunks)
+        self.chunk = np.empty(len(group), dtype=np.int64)  # a worker's chunk
+        self.chunk[self.members] = np.searchsorted(self.chunk_start, np.arange(len(group)), side="right") - 1
         self.circle_terms = np.zeros((days, n_circles), dtype=np.float32)
         self.class_terms = np.zeros((days, n_classes), dtype=np.float32)
         self.total = np.zeros(n_circles * n_classes)  # B: sum of the daily factors' product, float64
-        self.group_due = np.full(n_circles * n_classes, np.inf)  # at most the lowest `due` of the group's lazy
+        self.chunk_due = np.full(len(self.chunk_start) - 1, np.inf)  # at most the lowest `due` of its lazy
         n = len(workers)
         self.lazy = np.zeros(n, dtype=np.bool_)
         self.synced = np.full(n, -1, dtype=np.int32)  # clock exact as of this day
@@ -134,8 +144,8 @@ class HomeClocks:
         w = self.w
         kernels.lazy_register(
             idx,
-            *(w.location, w.queued, self.propensity, self.group, w.clock, w.threshold),
-            *(self.lazy, self.synced, self.due, self.group_due, self.total),
+            *(w.location, w.queued, self.propensity, self.group, self.chunk, w.clock, w.threshold),
+            *(self.lazy, self.synced, self.due, self.chunk_due, self.total),
             day,
             self.margin,
         )
@@ -146,7 +156,8 @@ class HomeClocks:
         passed = kernels.lazy_home_clocks(
             *(circle_term, class_term, self.circle_terms, self.class_terms),
             *(self.propensity, w.circle, self.risk_class, w.clock, w.threshold),
-            *(self.lazy, self.synced, self.due, self.group_due, self.total, self.members, self.first_member),
+            *(self.lazy, self.synced, self.due, self.chunk_due, self.total),
+            *(self.members, self.chunk_group, self.chunk_start),
             day,
             self.margin,
         )

@@ -274,12 +274,13 @@ def lazy_register(
     queued: np.ndarray,
     propensity: np.ndarray,
     group: np.ndarray,
+    chunk: np.ndarray,
     clock: np.ndarray,
     threshold: np.ndarray,
     lazy: np.ndarray,
     synced: np.ndarray,
     due: np.ndarray,
-    group_due: np.ndarray,
+    chunk_due: np.ndarray,
     total: np.ndarray,
     day: int,
     margin: float,
@@ -289,12 +290,11 @@ def lazy_register(
     for j in range(len(idx)):
         i = idx[j]
         if location[i] == _HOME and queued[i] < 0:
-            g = group[i]
             lazy[i] = True
             synced[i] = day - 1
-            due[i] = _due(total[g], clock[i], threshold[i], propensity[i], margin)
-            if due[i] < group_due[g]:
-                group_due[g] = due[i]
+            due[i] = _due(total[group[i]], clock[i], threshold[i], propensity[i], margin)
+            if due[i] < chunk_due[chunk[i]]:
+                chunk_due[chunk[i]] = due[i]
         else:
             lazy[i] = False
 
@@ -324,16 +324,19 @@ def lazy_home_clocks(
     lazy: np.ndarray,
     synced: np.ndarray,
     due: np.ndarray,
-    group_due: np.ndarray,
+    chunk_due: np.ndarray,
     total: np.ndarray,
     members: np.ndarray,
-    first_member: np.ndarray,
+    chunk_group: np.ndarray,
+    chunk_start: np.ndarray,
     day: int,
     margin: float,
 ) -> np.ndarray:
     """Today's factors (float32, stored as row `day` of `circle_terms` and `class_terms`) added to every group's
     B; the clocks of the lazy workers who may have reached their threshold brought up to date; returns those whose
-    clock has reached it, in index order (they leave the lazy set: their clocks are reset)."""
+    clock has reached it, in index order (they leave the lazy set: their clocks are reset). A group's members are
+    looked at in chunks of a few dozen (`chunk_start`; `chunk_group`, the group of each), each with the lowest `due`
+    of its lazy members (`chunk_due`): a firm of thousands is not scanned whole each time one of them may pass."""
     circle_terms[day] = circle_term
     class_terms[day] = class_term
     n_classes = len(class_term)
@@ -343,68 +346,14 @@ def lazy_home_clocks(
         factor[k] = np.float64(class_term[k])
     for c in range(len(circle_term)):
         term = np.float64(circle_term[c])
-        g0 = c * n_classes
-        woken = False
         for k in range(n_classes):
-            total[g0 + k] += term * factor[k]
-            woken |= total[g0 + k] >= group_due[g0 + k]
-        if woken:
-            _wake(
-                c,
-                g0,
-                n_classes,
-                circle_terms,
-                class_terms,
-                propensity,
-                circle,
-                risk_class,
-                clock,
-                threshold,
-                lazy,
-                synced,
-                due,
-                group_due,
-                total,
-                members,
-                first_member,
-                day,
-                margin,
-                passed,
-            )
-    out = np.array(passed, dtype=np.int64)
-    out.sort()
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _wake(
-    c,
-    g0,
-    n_classes,
-    circle_terms,
-    class_terms,
-    propensity,
-    circle,
-    risk_class,
-    clock,
-    threshold,
-    lazy,
-    synced,
-    due,
-    group_due,
-    total,
-    members,
-    first_member,
-    day,
-    margin,
-    passed,
-):
-    """The lazy members due of circle `c`'s groups brought up to date (see `lazy_home_clocks`)."""
-    for g in range(g0, g0 + n_classes):
-        if total[g] < group_due[g]:
+            total[c * n_classes + k] += term * factor[k]
+    for ch in range(len(chunk_due)):
+        g = chunk_group[ch]
+        if total[g] < chunk_due[ch]:
             continue
         lowest = np.inf
-        for m in range(first_member[g], first_member[g + 1]):
+        for m in range(chunk_start[ch], chunk_start[ch + 1]):
             i = members[m]
             if not lazy[i]:
                 continue
@@ -419,9 +368,11 @@ def _wake(
                     passed.append(i)
                     continue
                 due[i] = _due(total[g], value, threshold[i], propensity[i], margin)
-            if due[i] < lowest:
-                lowest = due[i]
-        group_due[g] = lowest
+            lowest = min(lowest, due[i])
+        chunk_due[ch] = lowest
+    out = np.array(passed, dtype=np.int64)
+    out.sort()
+    return out
 
 
 @kernel
