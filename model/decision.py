@@ -100,6 +100,81 @@ class Market:
     circle_share: np.ndarray  # [circle, loc] share of the circle in each location
 
 
+class HomeClocks:
+    """The clocks of the workers at home, brought up to date only when they may have reached their threshold (see
+    the lazy kernels in `kernels.py`): each day adds today's factors to a running sum per group of circle and risk
+    class and looks only at the groups where a clock may have passed, not at two million clocks."""
+
+    CHUNK = 32  # members of a group looked at together
+
+    def __init__(self, workers: Workers, propensity: np.ndarray, risk_class: np.ndarray, days: int) -> None:
+        self.w, self.propensity, self.risk_class = workers, propensity, risk_class
+        n_classes = 6  # 2 x mobilisation class + opposed (see Rules._set_up_static_terms)
+        n_circles = int(workers.circle.max()) + 1
+        group = workers.circle.astype(np.int64) * n_classes + risk_class
+        self.group = group
+        self.members = np.argsort(group, kind="stable")
+        first_member = np.searchsorted(group[self.members], np.arange(n_circles * n_classes + 1))
+        # each group's members in chunks of at most CHUNK, in index order
+        chunks = -(-np.diff(first_member) // self.CHUNK)
+        self.first_chunk = np.concatenate([[0], np.cumsum(chunks)])
+        within = np.arange(self.first_chunk[-1]) - np.repeat(self.first_chunk[:-1], chunks)
+        self.chunk_start = np.concatenate([np.repeat(first_member[:-1], chunks) + self.CHUNK * within, [len(group)]])
+        self.chunk_group = np.repeat(np.arange(len(chunks)), chunks)
+        self.chunk = np.empty(len(group), dtype=np.int64)  # a worker's chunk
+        self.chunk[self.members] = np.searchsorted(self.chunk_start, np.arange(len(group)), side="right") - 1
+        self.circle_terms = np.zeros((days, n_circles), dtype=np.float32)
+        self.class_terms = np.zeros((days, n_classes), dtype=np.float32)
+        self.total = np.zeros(n_circles * n_classes)  # B: sum of the daily factors' product, float64
+        self.chunk_due = np.full(len(self.chunk_start) - 1, np.inf)  # at most the lowest `due` of its lazy
+        n = len(workers)
+        self.lazy = np.zeros(n, dtype=np.bool_)
+        self.synced = np.full(n, -1, dtype=np.int32)  # clock exact as of this day
+        self.due = np.full(n, np.inf)
+        # float32 rounding of the daily sums: under 2^-23 of the threshold a day since the last exact value
+        self.margin = max(1e-3, 4.0 * days * 2.0**-24)
+        self.day = -1  # last day added
+        self.pending: list[np.ndarray] = [np.arange(n, dtype=np.int64)]  # to (re)register before the next day
+
+    def _register(self, day: int) -> None:
+        if not self.pending:
+            return
+        idx = np.concatenate(self.pending).astype(np.int64, copy=False)  # twice is as once: no need to sort
+        self.pending = []
+        w = self.w
+        kernels.lazy_register(
+            idx,
+            *(w.location, w.queued, self.propensity, self.group, self.chunk, w.clock, w.threshold),
+            *(self.lazy, self.synced, self.due, self.chunk_due, self.total),
+            day,
+            self.margin,
+        )
+
+    def step(self, day: int, circle_term: np.ndarray, class_term: np.ndarray) -> np.ndarray:
+        self._register(day)
+        w = self.w
+        passed = kernels.lazy_home_clocks(
+            *(circle_term, class_term, self.circle_terms, self.class_terms),
+            *(self.propensity, w.circle, self.risk_class, w.clock, w.threshold),
+            *(self.lazy, self.synced, self.due, self.chunk_due, self.total),
+            *(self.members, self.chunk_group, self.chunk_start),
+            day,
+            self.margin,
+        )
+        self.day = day
+        return passed
+
+    def changed(self, idx: np.ndarray) -> None:
+        if len(idx):
+            self.pending.append(np.asarray(idx))
+
+    def sync(self) -> None:
+        self._register(self.day + 1)  # clocks reset since the last day: exact already
+        w = self.w
+        args = (self.propensity, w.circle, self.risk_class, w.clock, self.lazy, self.synced)
+        kernels.lazy_sync(self.circle_terms, self.class_terms, *args, self.day)
+
+
 class Rules:
     """The decision rule, vectorised over the agents it is given."""
 
@@ -109,6 +184,7 @@ class Rules:
         self.timeline, self.behaviour, self.firms_spec = state.timeline, state.behaviour, state.firms_spec
         self.local_wage_factor = state.local_wage_factor
         self._set_up_static_terms()
+        self._home_clocks: HomeClocks | None = None  # set up on the first day (see home_clocks)
 
     def _set_up_static_terms(self) -> None:
         """The parts of the home hazard that do not change day to day."""
@@ -143,11 +219,23 @@ class Rules:
 
     def home_clocks(self, market: Market) -> np.ndarray:
         """Add today's `home_hazard` to every worker's clock; return the workers whose clock has reached its
-        threshold. One fused pass over the workers, bit for bit the numpy expression (see kernels.py)."""
-        w = self.workers
+        threshold. Kept lazily (`HomeClocks`): bit for bit the daily sums of `kernels.home_clocks`, with the clocks
+        of those at home in `workers.clock` up to date only after `sync_clocks()`. The model tells of every clock
+        reset and every worker back from a queue (`clocks_changed`)."""
+        if self._home_clocks is None:
+            self._home_clocks = HomeClocks(self.workers, self.propensity, self.risk_class, len(self.timeline.alarm))
         circle_term, class_term = self.home_terms(market)
-        args = (w.location, w.queued, self.propensity, w.circle, circle_term, self.risk_class, class_term)
-        return kernels.home_clocks(*args, w.clock, w.threshold)
+        return self._home_clocks.step(market.day, circle_term, class_term)
+
+    def clocks_changed(self, idx: np.ndarray) -> None:
+        """Workers whose clock was reset, or who left a queue at home, today (after `home_clocks`)."""
+        if self._home_clocks is not None:
+            self._home_clocks.changed(idx)
+
+    def sync_clocks(self) -> None:
+        """Bring `workers.clock` up to date for everyone at home (the lazy clocks), as of the last day stepped."""
+        if self._home_clocks is not None:
+            self._home_clocks.sync()
 
     def home_terms(self, market: Market) -> tuple[np.ndarray, np.ndarray]:
         """The day's factors of the home hazard: [circle] and [risk class], float32."""
@@ -340,9 +428,17 @@ class Rules:
     def choose(self, idx: np.ndarray, market: Market, exit_stopped: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """Where each considering worker wants to be tomorrow."""
         scale = self.behaviour.utility.scale
-        v = self.utilities(idx, market) + scale * noise
-        v[~self.feasible(idx, market, exit_stopped)] = -np.inf
-        return v.argmax(axis=1)
+        ok = self.feasible(idx, market, exit_stopped)
+        # A worker with one reachable place goes there (most of those abroad whose stay has run out and who can
+        # go nowhere: they overstay): its utility is finite, so the argmax over the row is that place whatever
+        # the others' values. Utilities are computed only for the others, row by row as before.
+        dest = ok.argmax(axis=1)
+        several = np.flatnonzero(ok.sum(axis=1) > 1)
+        if len(several):
+            v = self.utilities(idx[several], market) + scale * noise[several]
+            v[~ok[several]] = -np.inf
+            dest[several] = v.argmax(axis=1)
+        return dest
 
     # 5. Firms -----------------------------------------------------------------
     def firm_relocation_hazard(self, at_home: np.ndarray, market: Market) -> np.ndarray:

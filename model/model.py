@@ -309,6 +309,7 @@ class RelocationModel(mesa.Model):
         w.considered[idx] += 1
         w.clock[idx] = 0.0
         w.threshold[idx] = self._streams["consider"].exponential(idx, w.considered[idx])
+        self.rules.clocks_changed(idx)
 
     def _exit_stopped(self, idx: np.ndarray, t: int) -> np.ndarray:
         level = self.timeline.exit_ban_military_age[t]
@@ -321,7 +322,7 @@ class RelocationModel(mesa.Model):
         self._air_demand = 0.0
         considering = self.rules.home_clocks(market)  # today's hazard added to the clocks: those that passed
         offered = offered[(w.location[offered] == HOME) & (w.queued[offered] < 0)]
-        considering = np.union1d(considering, offered)
+        considering = kernels.union(considering, offered)
         if len(considering) == 0:
             return
         self._reset_clocks(considering)
@@ -356,9 +357,11 @@ class RelocationModel(mesa.Model):
                 turned_back = np.concatenate(list(queue))  # the border shut on them: they stay home
                 queue.clear()
                 w.queued[turned_back] = -1
+                self.rules.clocks_changed(turned_back)
             leaving = self._checks_cleared(r, t) if routes.processing[r] > 0 else self._let_through(r)
             if len(leaving):
                 w.queued[leaving] = -1
+                self.rules.clocks_changed(leaving)
                 leaving = leaving[~self._exit_stopped(leaving, t)]  # those stopped stay home
                 self._move(leaving, np.full(len(leaving), dest), t, market)
             self.tally.queue[t, r] = round(self._queue_persons(r))
@@ -411,7 +414,7 @@ class RelocationModel(mesa.Model):
         # day is sure to pick home by chance within weeks (measured: most returns outside IT, issue 8).
         considering = kernels.abroad_clocks(abroad, hazard, w.clock, w.threshold, w.deadline, t)  # passed or forced
         offered = offered[w.location[offered] != HOME]
-        considering = np.union1d(np.union1d(considering, offered), visa)
+        considering = kernels.union(kernels.union(considering, offered), visa)
         if len(considering) == 0:
             return
         self._reset_clocks(considering)
@@ -504,13 +507,10 @@ class RelocationModel(mesa.Model):
         if days <= 0:
             return
         w = self.workers
-        penalised = self.timeline.penalty_tax[t] > 0
-        looking = (w.job[abroad] == NO_WORK) | ((w.job[abroad] == REMOTE_RU) & penalised)
-        idle = abroad[looking]
-        if len(idle) == 0:
-            return
-        here = w.location[idle].astype(int)
-        found = idle[self._streams["job.search"].uniform(idle, t) < self.locations.job_finding[here] / days]
+        penalised = bool(self.timeline.penalty_tax[t] > 0)
+        # those looking (without work, or remote under a penalty tax) whose draw falls below job_finding / days
+        key, finding = self._streams["job.search"].key, self.locations.job_finding
+        found = kernels.work_found(key, abroad, w.job, w.location, finding, float(days), penalised, t)
         here = w.location[found].astype(int)
         jobs = np.full(len(found), FOREIGN, dtype=np.int8)
         better = self.rules.job_income(found, here, jobs, market) > self.rules.job_income(
@@ -551,9 +551,8 @@ class RelocationModel(mesa.Model):
         if not rate.any():
             return np.empty(0, dtype=np.int64)
         w = self.workers
-        seeking = abroad[w.passport[abroad] & ~w.schengen[abroad]]
-        daily = rate[w.segment[seeking]] / 365.0
-        granted = seeking[self._streams["visa"].uniform(seeking, t) < daily]
+        # those with a passport and no visa whose draw falls below rate[segment] / 365 today, in one pass
+        granted = kernels.visas_granted(self._streams["visa"].key, abroad, w.passport, w.schengen, w.segment, rate, t)
         w.schengen[granted] = True
         return granted
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from exodus.model import RelocationModel, kernels
+from exodus.model.decision import Rules
 from exodus.model.locations import HOME
-from exodus.model.population import FOREIGN, JOB_STATUS, NO_WORK
+from exodus.model.population import FOREIGN, JOB_STATUS, NO_WORK, REMOTE_RU
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -135,3 +136,95 @@ def test_job_options_are_the_numpy_table(scenario: str) -> None:
     fast_status, fast_income = rules.job_options(idx, dest, market)
     assert fast_income.tobytes() == income.tobytes()
     assert np.array_equal(fast_status, status)
+
+
+def test_union_is_numpys():
+    rng = np.random.default_rng(7)
+    for n, m in [(0, 0), (0, 5), (5, 0), (100, 40), (1000, 1000)]:
+        a = np.unique(rng.integers(0, 2 * max(n, 1), n)).astype(np.int64)
+        b = np.unique(rng.integers(0, 2 * max(m, 1), m)).astype(np.int64)
+        for x, y in [(a, b), (b, a), (a, a)]:
+            got, want = kernels.union(x, y), np.union1d(x, y)
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    unsorted = np.array([5, 1, 3, 3], dtype=np.int64)
+    assert kernels.union(unsorted, np.array([2], dtype=np.int64)).tolist() == [1, 2, 3, 5]
+
+
+class EagerRules(Rules):
+    """The home clocks stepped for every worker every day (`kernels.home_clocks`), as before they were lazy."""
+
+    def home_clocks(self, market):  # type: ignore[no-untyped-def]
+        w = self.workers
+        circle_term, class_term = self.home_terms(market)
+        args = (w.location, w.queued, self.propensity, w.circle, circle_term, self.risk_class, class_term)
+        return kernels.home_clocks(*args, w.clock, w.threshold)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides"),
+    [
+        ("baseline", {}),
+        ("border_closure", {}),
+        ("penalty_tax", {"policy.penalty_tax.date": "2022-06-01"}),
+    ],
+)
+def test_lazy_home_clocks_are_the_daily_ones(scenario: str, overrides: dict) -> None:
+    """Every clock bit for bit the daily sums, on every tenth day (those at home brought up to date first), and the
+    same runs: land-border queues, turned back, firms' offers and returns all tell the lazy clocks."""
+    models = [
+        RelocationModel(SCENARIOS / f"{scenario}.toml", rng=2, scale=0.01, rules=rules, **overrides)
+        for rules in (Rules, EagerRules)
+    ]
+    lazy, eager = models
+    for day in range(lazy.scenario.days):
+        for model in models:
+            model.step()
+        if day % 10 == 9 or day == lazy.scenario.days - 1:
+            lazy.rules.sync_clocks()
+            assert lazy.workers.clock.tobytes() == eager.workers.clock.tobytes(), day
+            assert lazy.workers.threshold.tobytes() == eager.workers.threshold.tobytes(), day
+    np.testing.assert_array_equal(lazy.tally.departures, eager.tally.departures)
+    assert lazy.tally.departures[:, HOME].sum() > 0 and lazy.tally.queue.sum() > 0
+
+
+def test_stream_draws_are_the_streams() -> None:
+    from exodus.model.streams import Stream
+
+    agents = np.concatenate([np.arange(1000), np.array([2**31, 2**40 + 7, 2**62])]).astype(np.int64)
+    for seed, name, counter in [(0, "visa", 0), (1, "visa", 729), (2**64 - 1, "job.search", 12345)]:
+        stream = Stream(seed, name)
+        got = kernels.uniforms(stream.key, agents, counter)
+        assert got.tobytes() == stream.uniform(agents, counter).tobytes()
+
+
+def test_visas_granted_are_the_numpy_selection() -> None:
+    from exodus.model.streams import Stream
+
+    rng = np.random.default_rng(3)
+    abroad = np.sort(rng.choice(N, N // 3, replace=False)).astype(np.int64)
+    passport, schengen = rng.random(N) < 0.7, rng.random(N) < 0.3
+    segment = rng.integers(0, 2, N).astype(np.int8)
+    rate = np.array([40.0, 25.0])  # high enough for many grants
+    stream = Stream(5, "visa")
+    for day in (0, 17, 400):
+        seeking = abroad[passport[abroad] & ~schengen[abroad]]
+        expected = seeking[stream.uniform(seeking, day) < rate[segment[seeking]] / 365.0]
+        got = kernels.visas_granted(stream.key, abroad, passport, schengen, segment, rate, day)
+        assert len(expected) > 10 and np.array_equal(got, expected)
+
+
+def test_work_found_is_the_numpy_selection() -> None:
+    from exodus.model.streams import Stream
+
+    rng = np.random.default_rng(4)
+    abroad = np.sort(rng.choice(N, N // 2, replace=False)).astype(np.int64)
+    job = rng.integers(1, 6, N).astype(np.int8)
+    location = rng.integers(1, N_LOC, N).astype(np.int8)
+    job_finding = rng.random(N_LOC)
+    stream = Stream(9, "job.search")
+    for day, penalised, days in [(3, False, 10.0), (250, True, 3.0)]:
+        looking = (job[abroad] == NO_WORK) | ((job[abroad] == REMOTE_RU) & penalised)
+        idle = abroad[looking]
+        expected = idle[stream.uniform(idle, day) < job_finding[location[idle]] / days]
+        got = kernels.work_found(stream.key, abroad, job, location, job_finding, days, penalised, day)
+        assert len(expected) > 10 and np.array_equal(got, expected)
