@@ -339,7 +339,7 @@ def check_bounds(low: float, high: float, log: bool) -> None:
 
 class Bounds(_Strict):
     """A number's bounds, possibly on a log scale: a free parameter for calibration (keyed by its dotted path),
-    and the base of the analyses' bounded parameter (`exodus.experiments.parameters.Bounded`)."""
+    and the base of the analyses' bounded parameter (`exodus.experiments.analyses.parameters.Bounded`)."""
 
     low: float
     high: float
