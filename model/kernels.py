@@ -24,16 +24,16 @@ _DEFERRED = {signal.SIGINT, signal.SIGTERM}
 
 
 def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
-    """`njit(cache=True, nogil=True)`, with Ctrl-C and SIGTERM held back while numba compiles the kernel or loads it
-    from its cache (its first call): the command line turns those signals into an exception, and one raised inside
-    LLVM's set-up left it half-initialised ("ImportError: initialization failed") and the interpreter crashed on
-    exit (SIGSEGV, seen in tests/test_kill.py). The signal arrives as soon as the first call returns."""
+    """`njit(cache=True, nogil=True)`, with Ctrl-C and SIGTERM held back during every call: the command line turns
+    those signals into an exception, and one raised inside numba's own Python callbacks is not an interrupt any more.
+    Raised inside LLVM's set-up (a first call, compiling or loading from the cache) it left LLVM half-initialised
+    ("ImportError: initialization failed") and the interpreter crashed on exit (SIGSEGV); raised inside the
+    dispatcher's unpickling of a later call it came out as a `SystemError` with a traceback instead of a clean stop
+    (both seen in tests/test_kill.py). The signal arrives as soon as the call returns; a call takes milliseconds."""
     compiled = njit(cache=True, nogil=True)(function)
 
     @functools.wraps(function)
     def call(*args: Any) -> Any:
-        if compiled.signatures:
-            return compiled(*args)
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
         try:
             return compiled(*args)
