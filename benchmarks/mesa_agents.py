@@ -159,12 +159,14 @@ class MesaRelocationModel(mesa.Model):
         cost = loc.cost_of_living * (1.0 + loc.rent_elasticity * newcomers)
         n = len(loc)
         route, trip, best = np.full((n, n), -1), np.full((n, n), np.inf), np.full((n, n), np.inf)
+        closed = np.zeros(len(routes), dtype=bool)
         vot = self.behaviour.utility.value_of_time_usd
         for r in range(len(routes)):
             o, d, mode = routes.origin[r], routes.destination[r], routes.mode[r]
             if (mode == AIR and (tl.airspace_closed[t, d] or tl.airspace_closed[t, o])) or (
                 mode == LAND and (tl.border_closed[t, d] or tl.border_closed[t, o])
             ):
+                closed[r] = True
                 continue
             price = routes.cost[r] * (fare if (mode == AIR and o == HOME) else 1.0)
             if price + vot * routes.days[r] < best[o, d]:
@@ -174,7 +176,7 @@ class MesaRelocationModel(mesa.Model):
         share = self.circle_at / self.circle_size[:, None]
         wait = np.zeros((n, n))  # no land-border queues here
         self.air_demand = 0.0
-        return self.rules.today(Market(t, fare, cost, loc.diaspora + persons, route, trip, wait, share))
+        return self.rules.today(Market(t, fare, cost, loc.diaspora + persons, route, trip, wait, share, closed))
 
     def move(self, agent: WorkerAgent, dest: int, day: Today) -> None:
         """Move one agent today: savings less the trip, counters, job, residence and deadline."""

@@ -98,6 +98,7 @@ class Market:
     trip_cost: np.ndarray  # [origin, destination] USD
     wait: np.ndarray  # [origin, destination] expected queue, days
     circle_share: np.ndarray  # [circle, loc] share of the circle in each location
+    closed: np.ndarray  # [route] shut today (a closed land border, or an airspace closure on a flight)
 
 
 class HomeClocks:

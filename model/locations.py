@@ -51,7 +51,7 @@ class Routes:
     mode: np.ndarray  # AIR or LAND
     cost: np.ndarray  # USD one way at normal fares
     days: np.ndarray
-    capacity: np.ndarray  # land: persons per day (0: no limit)
+    capacity: np.ndarray  # persons a day: a land border's crossings, a flight's seats (0: no limit)
     via: np.ndarray  # air: the hub of a connecting flight, -1 a direct one
     processing: np.ndarray  # mean days of a check before departure (0: none)
     names: list[str]

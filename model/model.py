@@ -274,7 +274,7 @@ class RelocationModel(mesa.Model):
         diagonal = np.arange(n)
         route[diagonal, diagonal], trip[diagonal, diagonal] = n, 0.0  # staying put: no route needed
         circle_share = self.circle_at / self.circle_size[:, None]
-        return Market(t, self.fare, cost, loc.diaspora + persons, route, trip, wait, circle_share)
+        return Market(t, self.fare, cost, loc.diaspora + persons, route, trip, wait, circle_share, shut)
 
     def _queue_persons(self, r: int) -> float:
         per_agent = self.workers.persons_per_agent
@@ -333,7 +333,7 @@ class RelocationModel(mesa.Model):
         idx, dest = considering[leaving], dest[leaving]
         route = market.route[HOME, dest]
         checked = self.routes.processing[route] > 0
-        queued = ((self.routes.mode[route] == LAND) & (self.routes.capacity[route] > 0)) | checked
+        queued = (self.routes.capacity[route] > 0) | checked  # a border's daily crossings, or a flight's seats
         for r in np.unique(route[queued]):
             joiners = idx[queued & (route == r)]
             self.queues[r].append(joiners)
@@ -342,17 +342,19 @@ class RelocationModel(mesa.Model):
             wait = self._streams["processing"].exponential(idx[checked], t) * self.routes.processing[route[checked]]
             w.ready[idx[checked]] = t + 1 + np.floor(wait).astype(np.int32)
         flying = ~queued
-        self._air_demand = float(w.persons_per_agent[w.segment[idx[flying & (self.routes.mode[route] == AIR)]]].sum())
+        booking = ~checked & (self.routes.mode[route] == AIR)  # today's demand for seats, flown today or later
+        self._air_demand = float(w.persons_per_agent[w.segment[idx[booking]]].sum())
         self._move(idx[flying], dest[flying], t, market)
 
     def _cross_borders(self, t: int, market: Market) -> None:
-        """Each land border lets through its daily capacity, first come first served; on a route with a check,
-        those whose check has cleared leave."""
+        """Each land border lets through its daily capacity, and each flight route its seats, first come first served
+        (those without a seat today fly on a later day); on a route with a check, those whose check has cleared leave.
+        A route shut today (a closed border, an airspace closure) turns its queue back."""
         w, routes = self.workers, self.routes
         tl = self.timeline
         for r, queue in enumerate(self.queues):
             dest = routes.destination[r]
-            shut = tl.entry_ban[t, dest] or (routes.mode[r] == LAND and tl.border_closed[t, dest])
+            shut = tl.entry_ban[t, dest] or market.closed[r]
             if queue and shut:
                 turned_back = np.concatenate(list(queue))  # the border shut on them: they stay home
                 queue.clear()
@@ -367,7 +369,7 @@ class RelocationModel(mesa.Model):
             self.tally.queue[t, r] = round(self._queue_persons(r))
 
     def _let_through(self, r: int) -> np.ndarray:
-        """Today's crossers at land border `r`, taken from the head of its queue."""
+        """Today's crossers at land border or flight route `r`, taken from the head of its queue."""
         w, queue = self.workers, self.queues[r]
         # Unused capacity carries over while people wait, so an agent standing for more persons
         # than a day's capacity crosses after enough days instead of blocking the queue.

@@ -63,7 +63,7 @@ class Worker:
     arrived: int  # day they came to where they live
     job: int
     deadline: int  # last day +1 they may stay without residence
-    queued: int  # land route they wait at, -1 none
+    queued: int  # route they wait at (a land border, a full flight, a check), -1 none
     remote: bool
     grey_ok: bool
     passport: bool

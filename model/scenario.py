@@ -174,7 +174,9 @@ class RouteSpec(_Strict):
     mode: Literal["air", "land"]
     cost_usd: float = Field(ge=0)
     days: float = Field(ge=0)
-    capacity_per_day: float = Field(0, ge=0, description="land: persons per day before a queue forms")
+    capacity_per_day: float = Field(
+        0, ge=0, description="persons a day before a queue forms: a land border's crossings, a flight's seats"
+    )
     processing_days: float = Field(
         0,
         ge=0,

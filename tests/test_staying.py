@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from conftest import Run, simulate
 
+from exodus.model.locations import AIR
 from exodus.model.population import NO_WORK
 
 LONG = 480  # to mid-June 2023: a year past the first wave, past the mobilisation's end
@@ -245,3 +246,22 @@ def test_flights_out_of_the_schengen_area_turn_forced_returns_into_onward_moves(
     assert onward[1] > 20
     assert back[1] < 0.8 * back[0]
     assert returns(open_) < returns(shut)
+
+
+def test_sold_out_flights_spread_the_call_up_wave_over_days_and_onto_land_borders() -> None:
+    """Flights out of Russia that carry their seats a day and no more (`scenarios/sold_out_flights.toml`): those
+    without a seat on the day of the call-up wait for a later flight or take a land border. Without the limit
+    (the baseline) the wave leaves on its first days by air."""
+    unlimited, seats = simulate(), simulate("sold_out_flights")
+    routes = seats.model.routes
+    assert not (unlimited.model.routes.capacity[unlimited.model.routes.mode == AIR] > 0).any()
+    first_days = [r.left_russia(start="2022-09-21", end="2022-09-23") for r in (unlimited, seats)]
+    later = [r.left_russia(start="2022-09-23", end="2022-10-10") for r in (unlimited, seats)]
+    by_land = ["GE", "KZ", "FI"]  # reached by land as well as by air
+    land = [r.count(origin="RU", dest=by_land, start="2022-09-21", end="2022-10-10") for r in (unlimited, seats)]
+    istanbul = routes.names.index("RU-TR-air")
+    assert first_days[1] < 0.9 * first_days[0]
+    assert later[1] > 1.1 * later[0]
+    assert land[1] > 1.05 * land[0]
+    assert seats.tally.queue[seats.d("2022-09-21"), istanbul] > 0  # a queue for seats the day of the call-up
+    assert unlimited.tally.queue[:, istanbul].max() == 0

@@ -46,8 +46,8 @@ def targets_file(scenario: Scenario, scenario_path: Path) -> Path | None:
 
 
 def scale_warnings(scenario: Scenario, scale: float, targets: list[Target]) -> list[str]:
-    """What a reduced scale cannot resolve: an agent standing for more persons than a land border lets through
-    in a day (queues then move in lumps) or than the smallest reported figure it is compared with."""
+    """What a reduced scale cannot resolve: an agent standing for more persons than a land border or a flight route
+    lets through in a day (queues then move in lumps) or than the smallest reported figure it is compared with."""
     per_agent = {seg: agents_in_segment(spec, scale)[1] for seg, spec in scenario.population.items()}
     largest = max(per_agent.values())
     out = []
@@ -57,7 +57,7 @@ def scale_warnings(scenario: Scenario, scale: float, targets: list[Target]) -> l
         if largest > capacity:
             out.append(
                 f"scale {scale:g}: an agent stands for {largest:,} persons, more than the {capacity:,.0f} a day that "
-                f"the land border {name} lets through; its queue moves in lumps"
+                f"the route {name} lets through; its queue moves in lumps"
             )
     counted = [t for t in targets if t.measure != "share_returned"]
     if counted:

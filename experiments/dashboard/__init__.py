@@ -36,7 +36,7 @@ from exodus.experiments.analyses.attribution import load_drivers
 from exodus.experiments.core.runner import Job, build
 from exodus.experiments.core.targets import Target, load_targets, targets_path
 from exodus.model import DEFAULT_SCENARIO, RelocationModel, Scenario, load_scenario
-from exodus.model.locations import HOME, LAND
+from exodus.model.locations import HOME
 from exodus.model.population import JOB_STATUS, SEGMENTS
 
 SCENARIO_DIR = DEFAULT_SCENARIO.parent
@@ -365,9 +365,9 @@ def jobs_figure(model: DashboardModel) -> Figure:
 def queues_figure(model: DashboardModel) -> Figure:
     fig, (ax,) = _figure()
     routes = model.routes
-    land = [r for r in range(len(routes)) if routes.mode[r] == LAND and routes.capacity[r] > 0]
-    peak = [model.tally.queue[: model.day, r].max(initial=0) for r in land]
-    shown = [land[i] for i in np.argsort(peak)[::-1][:5]]
+    limited = [r for r in range(len(routes)) if routes.capacity[r] > 0]  # land borders and flights with seats
+    peak = [model.tally.queue[: model.day, r].max(initial=0) for r in limited]
+    shown = [limited[i] for i in np.argsort(peak)[::-1][:5]]
     for colour, r in zip(PALETTE, shown, strict=False):
         for m, ls in ((model, "-"), (model.baseline, "--")):
             rr = m.routes.names.index(routes.names[r]) if routes.names[r] in m.routes.names else None
@@ -382,7 +382,7 @@ def queues_figure(model: DashboardModel) -> Figure:
                 lw=1.1,
                 label=routes.names[r] if m is model else None,
             )
-    _style(ax, model, "Waiting at land borders, end of day (dashed: baseline)")
+    _style(ax, model, "Waiting at land borders and for seats, end of day (dashed: baseline)")
     ax.legend(fontsize=7, loc="upper left")
     return fig
 
