@@ -109,7 +109,7 @@ def test_run_warns_when_an_agent_outweighs_a_border_or_a_figure() -> None:
     scenario, targets = load_scenario(BASELINE), load_targets(TARGETS)
     assert scale_warnings(scenario, 1.0, targets) == []
     small = scale_warnings(scenario, 0.01, targets)
-    assert any("lets through" in w for w in small) and any("reported figure" in w for w in small)
+    assert any("the route RU-EU-land lets through" in w for w in small) and any("reported figure" in w for w in small)
     stripped = [dataclasses.replace(t, value=1e6, low=0, high=2e6) for t in targets if t.measure != "share_returned"]
     assert not any("reported figure" in w for w in scale_warnings(scenario, 0.05, stripped))
 
